@@ -1,0 +1,150 @@
+"""Safe decoding and normalisation of any image a user or a dataset hands in.
+
+``load_image`` accepts a path, bytes or a binary file object and always returns an ``H x W x 3`` uint8
+RGB array, or raises :class:`core.errors.ImageError` with a one-line reason. It
+
+* refuses files larger than ``MAX_BYTES`` and images whose *declared* size exceeds ``MAX_PIXELS``
+  before decoding a single pixel (decompression bombs);
+* applies the EXIF orientation;
+* takes the first frame of animated files;
+* converts every mode: 1-bit, grayscale, 16-bit / 32-bit integer and float (rescaled to 0..255),
+  palette, CMYK, and alpha (composited on a mid-grey background).
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_BYTES = 50 * 1024 * 1024          # 50 MiB on disk / in an upload
+MAX_PIXELS = 40_000_000               # declared width x height
+MIN_SIDE = 2                          # smaller images carry no usable content
+BACKGROUND = (128, 128, 128)          # what transparent pixels become
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+
+
+def _read_bytes(source: ImageSource, name: str) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImageError(f"cannot read the file ({exc.strerror or exc})", path) from None
+        if size > MAX_BYTES:
+            raise ImageError(f"file is {size / 2**20:.0f} MiB; the limit is {MAX_BYTES // 2**20} MiB", path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"cannot read the file ({exc.strerror or exc})", path) from None
+    else:
+        data = source.read(MAX_BYTES + 1)
+        if isinstance(data, str):
+            raise ImageError("expected binary image data, got text", name)
+    if len(data) > MAX_BYTES:
+        raise ImageError(f"file is larger than the {MAX_BYTES // 2**20} MiB limit", name)
+    if not data:
+        raise ImageError("the file is empty", name)
+    return data
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        if mode.startswith("I;16") and hi <= 65535 and lo >= 0:
+            lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
+        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
+        gray = np.clip(np.nan_to_num(scaled), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode in ("LA", "La", "PA"):
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "RGBa"):
+        background = Image.new("RGBA", im.size, BACKGROUND + (255,))
+        im = Image.alpha_composite(background, im.convert("RGBA"))
+    rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def load_image(source: ImageSource, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode ``source`` to an ``H x W x 3`` uint8 RGB array; see the module doc for what is handled."""
+    if name is None:
+        name = str(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", "upload")
+    data = _read_bytes(source, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            width, height = im.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"image declares {width} x {height} pixels; the limit is {max_pixels:,} pixels", name)
+            if min(width, height) < MIN_SIDE:
+                raise ImageError(f"image is only {width} x {height} pixels", name)
+            if getattr(im, "is_animated", False):
+                im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("not an image file this app can read (PNG, JPEG, BMP, GIF, TIFF, WebP)", name) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("image declares too many pixels (decompression bomb?)", name) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(f"the image is corrupt or truncated ({exc})", name) from None
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize an RGB array to ``height x width`` (area interpolation when shrinking)."""
+    h, w = image.shape[:2]
+    interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interp)
+
+
+def fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    """Scale an image to ``height`` keeping its aspect ratio (for thumbnails and grids)."""
+    h, w = image.shape[:2]
+    width = max(1, round(w * height / h))
+    return resize(image, height, width)
+
+
+def montage(images: list[np.ndarray], height: int = 128, columns: int = 8, gap: int = 2) -> np.ndarray:
+    """Tile images (scaled to one height) into a grid; an empty list gives a 1-row blank strip."""
+    if not images:
+        return np.full((height, height // 2, 3), 255, np.uint8)
+    tiles = [fit_height(im, height) for im in images]
+    cell_w = max(t.shape[1] for t in tiles)
+    rows = (len(tiles) + columns - 1) // columns
+    cols = min(columns, len(tiles))
+    canvas = np.full((rows * (height + gap) - gap, cols * (cell_w + gap) - gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        y, x = r * (height + gap), c * (cell_w + gap) + (cell_w - tile.shape[1]) // 2
+        canvas[y:y + height, x:x + tile.shape[1]] = tile
+    return canvas
+
+
+def montage_paths(paths: list[str], height: int = 128, columns: int = 8) -> tuple[np.ndarray, list[str]]:
+    """Montage of the images at ``paths``; unreadable ones are skipped and their errors returned."""
+    images, errors = [], []
+    for path in paths:
+        try:
+            images.append(load_image(path))
+        except ImageError as exc:
+            errors.append(str(exc))
+    return montage(images, height, columns), errors

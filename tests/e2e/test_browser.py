@@ -1,0 +1,50 @@
+"""A real browser (Playwright + Debian's chromium) walking through the studio."""
+import os
+
+import pytest
+
+from .server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+pytestmark = pytest.mark.e2e
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+LONG = 120_000  # ms: first loads build caches on a 2-core machine
+
+
+@pytest.fixture(scope="module")
+def server(cache_dir):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with playwright.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def test_visit_every_page(page, server):
+    page.goto(server)
+    expect(page.get_by_role("heading", name="Person Re-ID & Clustering Studio")).to_be_visible(timeout=LONG)
+    page.get_by_role("link", name="Datasets").first.click()
+    expect(page.get_by_role("heading", name="Re-identification images")).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Camera A (query side)")).to_be_visible(timeout=LONG)
+    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("300")
+    page.get_by_role("tab", name="Ratings").click()
+    expect(page.get_by_role("heading", name="Movie ratings")).to_be_visible(timeout=LONG)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LONG)
+    page.get_by_role("tab", name="Attributes").click()
+    expect(page.get_by_role("heading", name="Pedestrian attributes")).to_be_visible(timeout=LONG)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)

@@ -1,0 +1,39 @@
+"""The loaders on the real datasets in ../shared/data (skipped when they are absent)."""
+import pytest
+
+from core.datasets import catalog, splits
+
+pytestmark = pytest.mark.real_data
+
+PETA_IMAGES = {"3DPeS": 1012, "CAVIAR4REID": 1220, "GRID": 1275, "MIT": 888, "PRID": 1134, "SARC3D": 200,
+               "TownCentre": 6967, "VIPeR": 1264, "i-LID": 477}
+
+
+def load(kind, real_data):
+    source = catalog.resolve(kind, real_data)
+    assert not source.is_demo
+    return catalog.load(source)
+
+
+def test_viper(real_data):
+    ds = load("reid", real_data)
+    assert len(ds.pids) == 632 and len(ds.frame) == 1264
+    assert (ds.frame.groupby("pid").camera.nunique() == 2).all() and not ds.problems
+    course = splits.course_split(ds.pids)
+    assert len(course.train) == 482 and course.test[0] == "648" and course.test[-1] == "873"
+
+
+def test_movielens(real_data):
+    ml = load("ratings", real_data)
+    assert ml.ratings.userId.nunique() == 610 and len(ml.ratings) == 100_836 and len(ml.movies) == 9_742
+    assert (ml.movies.genres == "(no genres listed)").sum() == 34
+    assert "IMAX" in ml.genres and len(ml.genres) == 19
+    assert ml.movies.title.str.contains(",").any()
+
+
+def test_peta(real_data):
+    ds = load("attributes", real_data)
+    assert ds.frame.groupby("subset").size().to_dict() == PETA_IMAGES
+    assert len(ds.frame) == 14_437
+    assert ds.frame.footwearSneaker.sum() > 500 and "footwearSneakers" not in ds.attributes
+    assert any("TownCentre: 6 label lines have no images" in p for p in ds.problems)

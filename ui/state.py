@@ -1,0 +1,50 @@
+"""Settings shared by all pages (sidebar) and cached dataset loading."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core import config
+from core.datasets import catalog
+from core.errors import StudioError
+
+DATA_DIR_KEY = "data_dir"
+
+
+def data_dir_setting() -> str:
+    """The data folder typed in the sidebar, else $STUDIO_DATA_DIR, else '' (demo)."""
+    if DATA_DIR_KEY not in st.session_state:
+        st.session_state[DATA_DIR_KEY] = os.environ.get(config.ENV_DATA_DIR, "")
+    return st.session_state[DATA_DIR_KEY].strip()
+
+
+def sidebar() -> None:
+    data_dir_setting()
+    st.sidebar.text_input(
+        "Data folder", key=DATA_DIR_KEY, placeholder="empty = built-in demo data",
+        help="A folder holding VIPeR/, ml-latest-small/ and/or PETA/. Leave empty to use the demo data "
+             "the studio generates itself. Also settable with the STUDIO_DATA_DIR environment variable.")
+
+
+@st.cache_resource(show_spinner="Loading data…", max_entries=12)
+def _load(kind: str, data_dir: str, cache_dir: str):
+    source = catalog.resolve(kind, data_dir or None, cache_dir or None)
+    return source, catalog.load(source)
+
+
+def load_dataset(kind: str):
+    """``(source, dataset, error)``. A missing data folder falls back to the demo with ``error`` set;
+    a malformed dataset gives ``(source or None, None, error)``. Never raises for bad data."""
+    cache = os.environ.get(config.ENV_CACHE_DIR, "")
+    folder = data_dir_setting()
+    try:
+        catalog.check_data_dir(folder or None)
+    except StudioError as exc:
+        source, dataset = _load(kind, "", cache)
+        return source, dataset, f"{exc}. Showing the demo data instead."
+    try:
+        source, dataset = _load(kind, folder, cache)
+        return source, dataset, None
+    except StudioError as exc:
+        return None, None, str(exc)
