@@ -46,9 +46,11 @@ def home() -> None:
 
 
 HOME = st.Page(home, title="Home", icon=":material/home:", default=True)
-DATASETS = st.Page("pages/1_Datasets.py", title="Datasets", icon=":material/dataset:")
+DATASETS = st.Page("pages/1_Datasets.py", title="Datasets", icon=":material/dataset:", url_path="datasets")
+CLUSTERING = st.Page("pages/3_Clustering.py", title="Clustering & recommendations", icon=":material/movie:",
+                     url_path="clustering")
 
-pages = [HOME, DATASETS]
+pages = [HOME, DATASETS, CLUSTERING]
 navigation = st.navigation(pages)
 state.sidebar()
 navigation.run()

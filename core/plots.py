@@ -42,3 +42,87 @@ def attribute_frequency(positives: pd.Series, total: int, top: int = 35) -> go.F
     fig.update_layout(title="Share of images with each attribute", xaxis_tickformat=".0%",
                       **{**LAYOUT, "height": max(340, 16 * len(share) + 80)})
     return fig
+
+
+# ----------------------------------------------------------------------------- clustering
+PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D",
+           "#BAB0AC"]
+
+
+def bic_curve(sweep, chosen_k: int | None = None, show_aic: bool = False) -> go.Figure:
+    """Mean BIC over seeds with a min-max band, the BIC-best k and the chosen k marked."""
+    ks = list(sweep.ks)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=ks + ks[::-1], y=list(sweep.bic.max(0)) + list(sweep.bic.min(0))[::-1],
+                             fill="toself", fillcolor="rgba(76,120,168,0.18)", line=dict(width=0),
+                             hoverinfo="skip", name=f"BIC range over {len(sweep.seeds)} seeds"))
+    fig.add_trace(go.Scatter(x=ks, y=sweep.bic.mean(0), mode="lines+markers", name="BIC (mean)",
+                             line=dict(color="#4C78A8"), hovertemplate="k = %{x}<br>BIC %{y:,.0f}<extra></extra>"))
+    if show_aic:
+        fig.add_trace(go.Scatter(x=ks, y=sweep.aic.mean(0), mode="lines+markers", name="AIC (mean)",
+                                 line=dict(color="#F58518", dash="dot")))
+    best = sweep.best_k
+    fig.add_trace(go.Scatter(x=[best], y=[sweep.bic.mean(0)[ks.index(best)]], mode="markers", name=f"BIC-best k = {best}",
+                             marker=dict(size=16, color="#E45756", symbol="star")))
+    if chosen_k is not None:
+        fig.add_vline(x=chosen_k, line_dash="dash", line_color="#555", annotation_text=f"chosen k = {chosen_k}")
+    fig.update_layout(title="Model choice: BIC by number of groups (lower is better)", xaxis_title="k (groups)",
+                      yaxis_title="BIC", legend=dict(orientation="h", y=-0.25), **{**LAYOUT, "height": 400})
+    return fig
+
+
+def cluster_sizes(sizes: pd.Series) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[f"group {c}" for c in sizes.index], y=sizes.values,
+                           marker_color=[PALETTE[c % len(PALETTE)] for c in sizes.index],
+                           hovertemplate="%{x}: %{y} users<extra></extra>"))
+    fig.update_layout(title=f"Users per group (k = {len(sizes)})", yaxis_title="users", **LAYOUT)
+    return fig
+
+
+def genre_bars(means: pd.DataFrame, clusters: list[int], value_label: str) -> go.Figure:
+    """Grouped bars: one bar group per genre, one bar per cluster (``means`` is clusters x genres)."""
+    fig = go.Figure()
+    for c in clusters:
+        fig.add_trace(go.Bar(name=f"group {c}", x=list(means.columns), y=means.loc[c].values,
+                             marker_color=PALETTE[c % len(PALETTE)]))
+    fig.update_layout(barmode="group", title=f"Genre taste of the largest groups ({value_label})",
+                      yaxis_title=value_label, **{**LAYOUT, "height": 420})
+    return fig
+
+
+def genre_heatmap(means: pd.DataFrame, value_label: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=means.values, x=list(means.columns), y=[f"group {c}" for c in means.index],
+                               colorscale="RdBu_r" if (means.values < 0).any() else "Blues",
+                               colorbar=dict(title=value_label)))
+    fig.update_layout(title="All groups x genres", **{**LAYOUT, "height": max(340, 28 * len(means) + 120)})
+    return fig
+
+
+def membership(probabilities: np.ndarray) -> go.Figure:
+    ks = list(range(len(probabilities)))
+    fig = go.Figure(go.Bar(x=[f"group {c}" for c in ks], y=probabilities,
+                           marker_color=[PALETTE[c % len(PALETTE)] for c in ks],
+                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    fig.update_layout(title="Membership probability", yaxis_tickformat=".0%", yaxis_range=[0, 1],
+                      **{**LAYOUT, "height": 300})
+    return fig
+
+
+def profile_vs_cluster(user: pd.Series, cluster: pd.Series, population: pd.Series, value_label: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Bar(name="this user", x=list(user.index), y=user.values, marker_color="#E45756"))
+    fig.add_trace(go.Bar(name="their group", x=list(cluster.index), y=cluster.values, marker_color="#4C78A8"))
+    fig.add_trace(go.Scatter(name="all users", x=list(population.index), y=population.values, mode="markers",
+                             marker=dict(symbol="line-ew-open", size=18, color="#333")))
+    fig.update_layout(barmode="group", title="The user's genre profile against their group's", yaxis_title=value_label,
+                      **{**LAYOUT, "height": 360})
+    return fig
+
+
+def metric_bars(table: pd.DataFrame, metric: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=table[metric].values, y=table["method"].values, orientation="h",
+                           marker_color=["#4C78A8" if m.startswith("GMM") else "#BAB0AC" for m in table["method"]],
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_layout(title=f"{metric} on held-out ratings (higher is better)", **{**LAYOUT, "height": 300})
+    fig.update_yaxes(autorange="reversed")
+    return fig

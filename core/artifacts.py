@@ -1,0 +1,131 @@
+"""Atomic writes (temporary file in the same folder, then rename) and checked JSON + npz artifacts.
+
+A model is two files: ``NAME.npz`` (arrays, loaded with ``allow_pickle=False``) and ``NAME.json`` (the
+card: config, data, split, seed, metrics, date, and the sha256 of the npz). The card is written last
+and checked on load, so a half-written, corrupt or mismatched pair is refused with a clear message and
+an existing good pair is never overwritten by a broken one.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import StudioError
+
+
+class ArtifactError(StudioError):
+    """A saved model or result file is missing, corrupt, or does not match its card."""
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return True
+
+
+def atomic_write_text(path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_commit(root: Path | None = None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root or Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, " \
+           f"Python {platform.python_version()}"
+
+
+def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> Path:
+    """Write ``stem.npz`` then ``stem.json`` (the card, with kind, date and the npz checksum)."""
+    stem = Path(stem)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    data = buf.getvalue()
+    atomic_write_bytes(stem.with_suffix(".npz"), data)
+    card = {"kind": kind, "saved": now(), "npz_sha256": sha256(data), **card}
+    atomic_write_json(stem.with_suffix(".json"), card)
+    return stem.with_suffix(".json")
+
+
+def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
+    stem = Path(stem)
+    if stem.suffix in (".json", ".npz"):
+        stem = stem.with_suffix("")
+    card_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+    for p in (card_path, npz_path):
+        if not p.is_file():
+            raise ArtifactError(f"model file not found: {p}")
+    try:
+        card = json.loads(card_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
+    if not isinstance(card, dict) or card.get("kind") != kind:
+        raise ArtifactError(f"{card_path}: not a {kind} model card")
+    data = npz_path.read_bytes()
+    if card.get("npz_sha256") != sha256(data):
+        raise ArtifactError(f"{npz_path}: the model file does not match its card (changed or corrupt)")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{npz_path}: cannot read the model arrays ({exc})") from None
+    return arrays, card

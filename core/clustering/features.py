@@ -1,0 +1,123 @@
+"""Genre features: the movie x genre multi-hot matrix and per-user genre profiles.
+
+Profile kinds (one row per user, one column per genre, genre names kept):
+
+* ``mean`` — the course's choice: the user's mean rating of the movies in each genre. A genre the user
+  never rated gets ``fill`` (the course used 0, which plants an artificial "hates this genre" value
+  that GMMs then model as its own degenerate direction; ``fill="user-mean"`` uses the user's own mean).
+* ``share`` — the default: the share of the user's ratings that fall in each genre (what they choose to
+  watch, not how they score it). It has no holes (a genre never watched is a true 0), one scale for all
+  genres, and on MovieLens and the demo it gives the most stable BIC curve: on ml-latest-small the
+  BIC-best k over 5 seeds is 8-10 (diagonal covariances), where the course's zero-filled, standardised
+  mean ratings move between 13 and 25; on the demo it finds the 4 planted taste groups for every seed.
+* ``deviation`` — how much more (or less) than their own average the user rates each genre,
+  shrunk towards 0 with ``shrinkage`` pseudo-ratings: ``sum(r - mean_u) / (n_genre + shrinkage)``. A
+  genre the user never rated is exactly 0 ("no evidence either way"), which is honest rather than a hole.
+
+``scale="standard"`` standardises each genre column (z-scores); ``"none"`` leaves units as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StudioError
+
+KINDS = ("share", "deviation", "mean")
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    kind: str = "share"
+    fill: str = "zero"            # for kind="mean": "zero" (course) or "user-mean"
+    shrinkage: float = 5.0        # for kind="deviation"
+    scale: str = "none"           # "none" or "standard"
+    min_ratings: int = 1          # users with fewer ratings are left out
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise StudioError(f"unknown profile kind '{self.kind}'; choose one of {', '.join(KINDS)}")
+        if self.fill not in ("zero", "user-mean"):
+            raise StudioError("fill must be 'zero' or 'user-mean'")
+        if self.scale not in ("none", "standard"):
+            raise StudioError("scale must be 'none' or 'standard'")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Profiles:
+    """``values`` is users x genres (float64); ``users`` the userIds of its rows; plus the scaling used."""
+
+    users: np.ndarray
+    genres: list[str]
+    values: np.ndarray
+    raw: np.ndarray              # before scaling (what the page shows in rating units)
+    spec: ProfileSpec
+    center: np.ndarray
+    scale: np.ndarray
+
+    def frame(self, raw: bool = True) -> pd.DataFrame:
+        return pd.DataFrame(self.raw if raw else self.values, index=pd.Index(self.users, name="userId"),
+                            columns=self.genres)
+
+    def row(self, user_id: int) -> int:
+        idx = np.searchsorted(self.users, user_id)
+        if idx >= len(self.users) or self.users[idx] != user_id:
+            raise StudioError(f"unknown user id {user_id}: no ratings for this user")
+        return int(idx)
+
+    def transform_raw(self, raw: np.ndarray) -> np.ndarray:
+        return (raw - self.center) / self.scale
+
+
+def genre_matrix(movies: pd.DataFrame, genres: list[str] | None = None) -> pd.DataFrame:
+    """movieId-indexed 0/1 matrix with one column per genre (``(no genres listed)`` rows are all 0)."""
+    genres = genres or sorted({g for gl in movies["genre_list"] for g in gl})
+    index = {g: j for j, g in enumerate(genres)}
+    mat = np.zeros((len(movies), len(genres)), np.float64)
+    for i, gl in enumerate(movies["genre_list"]):
+        for g in gl:
+            if g in index:
+                mat[i, index[g]] = 1.0
+    return pd.DataFrame(mat, index=pd.Index(movies["movieId"].to_numpy(), name="movieId"), columns=genres)
+
+
+def user_profiles(ratings: pd.DataFrame, movies: pd.DataFrame, spec: ProfileSpec = ProfileSpec()) -> Profiles:
+    G = genre_matrix(movies)
+    counts = ratings.groupby("userId").size()
+    keep = counts[counts >= spec.min_ratings].index
+    r = ratings[ratings["userId"].isin(keep)]
+    if r.empty:
+        raise StudioError("no user has enough ratings to build a profile")
+    users = np.sort(r["userId"].unique())
+    u_idx = np.searchsorted(users, r["userId"].to_numpy())
+    m_rows = G.index.get_indexer(r["movieId"].to_numpy())
+    valid = m_rows >= 0
+    u_idx, m_rows, stars = u_idx[valid], m_rows[valid], r["rating"].to_numpy()[valid]
+    g = G.to_numpy()[m_rows]                              # ratings x genres
+    n_users, n_genres = len(users), G.shape[1]
+    n = np.zeros((n_users, n_genres))
+    np.add.at(n, u_idx, g)
+    total = np.bincount(u_idx, minlength=n_users).astype(float)
+    user_mean = np.bincount(u_idx, weights=stars, minlength=n_users) / np.maximum(total, 1)
+    if spec.kind == "share":
+        raw = n / np.maximum(total, 1)[:, None]
+    elif spec.kind == "mean":
+        s = np.zeros((n_users, n_genres))
+        np.add.at(s, u_idx, g * stars[:, None])
+        fill = np.zeros_like(s) if spec.fill == "zero" else np.repeat(user_mean[:, None], n_genres, 1)
+        raw = np.where(n > 0, s / np.maximum(n, 1), fill)
+    else:
+        s = np.zeros((n_users, n_genres))
+        np.add.at(s, u_idx, g * (stars - user_mean[u_idx])[:, None])
+        raw = s / (n + spec.shrinkage)
+    if spec.scale == "standard":
+        center, scale = raw.mean(0), raw.std(0)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+    else:
+        center, scale = np.zeros(n_genres), np.ones(n_genres)
+    return Profiles(users, list(G.columns), (raw - center) / scale, raw, spec, center, scale)

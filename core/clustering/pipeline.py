@@ -1,0 +1,99 @@
+"""The steps the page and the CLI share: profiles -> saved sweep (BIC per k, one model per k) -> models.
+
+A sweep is saved in a folder named by a hash of the profiles and the settings, so the same data and
+settings are never fitted twice, and the app can show a sweep without training on page load::
+
+    <cache>/clustering/<key>/sweep.json      BIC / AIC per (seed, k), timings, settings
+    <cache>/clustering/<key>/k<k>.npz/.json   the model for each k (first seed), see gmm.ClusterModel
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from .. import artifacts
+from ..datasets.movielens import MovieLens
+from .evaluation import evaluate, temporal_split
+from .features import Profiles, ProfileSpec, user_profiles
+from .gmm import ClusterModel, GMMSpec, Sweep, data_key, sweep, wrap
+from .recommend import ClusterRecommender, ItemKNNRecommender, PopularRecommender
+
+COURSE_PROFILE = ProfileSpec(kind="mean", fill="zero", scale="standard")
+DEFAULT_KS = tuple(range(1, 26))
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+
+
+def sweep_folder(cache_dir, profiles: Profiles, ks, seeds, gmm_spec: GMMSpec) -> Path:
+    key = data_key(profiles.values, list(ks), list(seeds), asdict(gmm_spec), profiles.spec.to_dict())
+    return Path(cache_dir) / "clustering" / key
+
+
+def load_sweep(folder) -> Sweep | None:
+    path = Path(folder) / "sweep.json"
+    if not path.is_file():
+        return None
+    try:
+        return Sweep.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError):
+        return None
+
+
+def run_sweep(profiles: Profiles, folder, ks=DEFAULT_KS, seeds=DEFAULT_SEEDS, gmm_spec: GMMSpec = GMMSpec(),
+              progress=None) -> Sweep:
+    """Sweep and save every k's model (first seed); written to a temp folder, then renamed into place."""
+    folder = Path(folder)
+    existing = load_sweep(folder)
+    if existing is not None:
+        return existing
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    try:
+        first = int(list(seeds)[0])
+
+        def save(seed, k, gm):
+            if seed == first:
+                wrap(gm, profiles, gmm_spec, seed).save(tmp / f"k{k}")
+
+        result = sweep(profiles.values, ks, gmm_spec, seeds, progress=progress, on_fit=save)
+        artifacts.atomic_write_json(tmp / "sweep.json", result.to_dict())
+        try:
+            tmp.rename(folder)
+        except OSError:
+            if load_sweep(folder) is None:      # not a concurrent run that finished first
+                raise
+        return result
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_model(folder, k: int) -> ClusterModel:
+    return ClusterModel.load(Path(folder) / f"k{int(k)}")
+
+
+def recommenders(train, movies, model: ClusterModel, profiles: Profiles, min_support: float = 3.0,
+                 neighbours: int = 50) -> dict:
+    """Every method, fitted on ``train``: the GMM scorers beside the two baselines."""
+    recs = {}
+    for scorer in ClusterRecommender.SCORERS:
+        r = ClusterRecommender(model, profiles, scorer, min_support).fit(train, movies)
+        recs[r.name] = r
+    recs["most popular"] = PopularRecommender().fit(train, movies)
+    recs[f"item-kNN ({neighbours} neighbours)"] = ItemKNNRecommender(neighbours).fit(train, movies)
+    return recs
+
+
+def evaluate_k(ml: MovieLens, k: int, profile_spec: ProfileSpec = ProfileSpec(), gmm_spec: GMMSpec = GMMSpec(),
+               seed: int = 0, at: int = 10, min_support: float = 3.0):
+    """Temporal hold-out evaluation for one k: the model is fitted on the training part only."""
+    train, test = temporal_split(ml.ratings)
+    profiles = user_profiles(train, ml.movies, profile_spec)
+    from .gmm import fit_model
+
+    model = fit_model(profiles, k, gmm_spec, seed)
+    table = evaluate(recommenders(train, ml.movies, model, profiles, min_support), train, test, at)
+    table.insert(1, "k", k)
+    return table
