@@ -81,10 +81,14 @@ def now() -> str:
 
 
 def git_commit(root: Path | None = None) -> str:
+    """Short HEAD commit, with ``+dirty`` when tracked files have uncommitted changes."""
+    cwd = root or Path(__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root or Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (head or "unknown") + ("+dirty" if head and dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

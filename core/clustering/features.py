@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..errors import StudioError
 
@@ -87,34 +88,36 @@ def genre_matrix(movies: pd.DataFrame, genres: list[str] | None = None) -> pd.Da
 
 
 def user_profiles(ratings: pd.DataFrame, movies: pd.DataFrame, spec: ProfileSpec = ProfileSpec()) -> Profiles:
+    """Profiles via sparse products (users x movies) @ (movies x genres): memory grows with the number of
+    ratings, not ratings x genres, so MovieLens-25M-sized tables fit in a few GB."""
     G = genre_matrix(movies)
     counts = ratings.groupby("userId").size()
     keep = counts[counts >= spec.min_ratings].index
     r = ratings[ratings["userId"].isin(keep)]
+    m_rows = G.index.get_indexer(r["movieId"].to_numpy())
+    r = r[m_rows >= 0]
+    m_rows = m_rows[m_rows >= 0]
     if r.empty:
-        raise StudioError("no user has enough ratings to build a profile")
+        raise StudioError("no user has enough ratings (of movies in the catalogue) to build a profile")
     users = np.sort(r["userId"].unique())
     u_idx = np.searchsorted(users, r["userId"].to_numpy())
-    m_rows = G.index.get_indexer(r["movieId"].to_numpy())
-    valid = m_rows >= 0
-    u_idx, m_rows, stars = u_idx[valid], m_rows[valid], r["rating"].to_numpy()[valid]
-    g = G.to_numpy()[m_rows]                              # ratings x genres
-    n_users, n_genres = len(users), G.shape[1]
-    n = np.zeros((n_users, n_genres))
-    np.add.at(n, u_idx, g)
-    total = np.bincount(u_idx, minlength=n_users).astype(float)
-    user_mean = np.bincount(u_idx, weights=stars, minlength=n_users) / np.maximum(total, 1)
+    stars = r["rating"].to_numpy(np.float64)
+    shape = (len(users), len(G))
+    B = sparse.csr_matrix((np.ones(len(r)), (u_idx, m_rows)), shape=shape)
+    Gm = sparse.csr_matrix(G.to_numpy())
+    n = (B @ Gm).toarray()                                   # ratings per user and genre
+    total = np.bincount(u_idx, minlength=len(users)).astype(float)
+    user_mean = np.bincount(u_idx, weights=stars, minlength=len(users)) / np.maximum(total, 1)
+    n_genres = G.shape[1]
     if spec.kind == "share":
         raw = n / np.maximum(total, 1)[:, None]
     elif spec.kind == "mean":
-        s = np.zeros((n_users, n_genres))
-        np.add.at(s, u_idx, g * stars[:, None])
+        s = (sparse.csr_matrix((stars, (u_idx, m_rows)), shape=shape) @ Gm).toarray()
         fill = np.zeros_like(s) if spec.fill == "zero" else np.repeat(user_mean[:, None], n_genres, 1)
         raw = np.where(n > 0, s / np.maximum(n, 1), fill)
     else:
-        s = np.zeros((n_users, n_genres))
-        np.add.at(s, u_idx, g * (stars - user_mean[u_idx])[:, None])
-        raw = s / (n + spec.shrinkage)
+        centred = sparse.csr_matrix((stars - user_mean[u_idx], (u_idx, m_rows)), shape=shape)
+        raw = (centred @ Gm).toarray() / (n + spec.shrinkage)
     if spec.scale == "standard":
         center, scale = raw.mean(0), raw.std(0)
         scale = np.where(scale > 1e-12, scale, 1.0)

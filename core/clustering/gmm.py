@@ -22,6 +22,7 @@ from .features import Profiles, ProfileSpec
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 MAX_K = 50
+FIT_THREADS: int | None = 1     # BLAS / OpenMP threads per fit (None: the libraries' defaults)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def fit(X: np.ndarray, k: int, spec: GMMSpec = GMMSpec(), seed: int = 0) -> Gaus
     check_k(k, len(X))
     gm = GaussianMixture(n_components=k, covariance_type=spec.covariance_type, n_init=spec.n_init,
                          reg_covar=spec.reg_covar, max_iter=spec.max_iter, random_state=seed)
-    with threads.limited(1):
+    with threads.limited(FIT_THREADS):
         gm.fit(X)
     return gm
 

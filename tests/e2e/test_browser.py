@@ -23,6 +23,11 @@ def server(cache_dir):
 def browser(server):
     with playwright.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # The first session of a new server registers the pages; deep links work from then on.
+        warm = b.new_page()
+        warm.goto(server)
+        expect(warm.get_by_role("heading", name="Person Re-ID & Clustering Studio")).to_be_visible(timeout=LONG)
+        warm.close()
         yield b
         b.close()
 
@@ -47,4 +52,23 @@ def test_visit_every_page(page, server):
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LONG)
     page.get_by_role("tab", name="Attributes").click()
     expect(page.get_by_role("heading", name="Pedestrian attributes")).to_be_visible(timeout=LONG)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def test_clustering_slider_changes_the_charts(page, server):
+    page.goto(server + "/clustering")
+    expect(page.get_by_role("heading", name="Clustering & recommendations")).to_be_visible(timeout=LONG)
+    fit = page.get_by_role("button", name="Fit the mixtures")
+    slider = page.get_by_role("slider", name="Number of groups (k)")
+    expect(fit.or_(slider)).to_be_visible(timeout=LONG)
+    if fit.is_visible():
+        fit.click()
+    expect(slider).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Users per group (k = 4)")).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("User 42 belongs to group")).to_be_visible(timeout=LONG)
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_text("Users per group (k = 6)")).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("chosen k = 6")).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)

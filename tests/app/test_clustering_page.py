@@ -1,0 +1,123 @@
+"""AppTest of the Clustering & recommendations page."""
+import base64
+import json
+
+import numpy as np
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT
+
+PAGE = "pages/3_Clustering.py"
+
+
+@pytest.fixture(scope="module")
+def fresh_cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("cache")
+    mp.setenv("STUDIO_CACHE_DIR", str(path))
+    yield path
+    mp.undo()
+
+
+def open_page(data_dir=None) -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=180)
+    if data_dir is not None:
+        at.session_state["data_dir"] = data_dir
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart(at, title_start: str) -> dict:
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        title = spec["layout"].get("title", {}).get("text", "")
+        if title.startswith(title_start):
+            return spec
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def values(v) -> list:
+    """Plotly sends numpy arrays as {"dtype", "bdata"}: decode them to a list."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def k_slider(at):
+    return next(s for s in at.slider if s.label == "Number of groups (k)")
+
+
+@pytest.fixture(scope="module")
+def fitted(fresh_cache):
+    at = open_page()
+    assert any("No mixtures are fitted yet" in i.value for i in at.info)
+    assert not at.get("plotly_chart")                     # nothing trained on page load
+    at.button(key="fit_sweep").click().run()
+    assert not at.exception
+    return at
+
+
+def test_sweep_button_then_bic_curve_with_best_k(fitted):
+    spec = chart(fitted, "Model choice: BIC")
+    names = [t.get("name", "") for t in spec["data"]]
+    assert "BIC-best k = 4" in names and any(n.startswith("BIC range over 5 seeds") for n in names)
+    assert k_slider(fitted).value == 4
+    assert "so 100% of seeds agree" in " ".join(c.value for c in fitted.caption)
+
+
+def test_slider_moves_change_the_charts(fitted):
+    at = fitted
+    assert len(chart(at, "Users per group")["data"][0]["x"]) == 4
+    k_slider(at).set_value(7).run()
+    assert not at.exception
+    sizes = chart(at, "Users per group (k = 7)")
+    assert len(sizes["data"][0]["x"]) == 7 and sum(values(sizes["data"][0]["y"])) == 320
+    assert len(chart(at, "Genre taste")["data"]) == 4      # the four largest groups
+    assert len(chart(at, "Membership probability")["data"][0]["x"]) == 7
+    assert sum(values(chart(at, "Membership probability")["data"][0]["y"])) == pytest.approx(1)
+    at.toggle(key="heatmap").set_value(True).run()
+    assert len(chart(at, "All groups x genres")["data"][0]["y"]) == 7
+    k_slider(at).set_value(4).run()
+
+
+def test_user_recommendations_and_unknown_user(fitted):
+    at = fitted
+    assert any("User **42** belongs to **group" in m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert len(table) == 10 and {"title", "cluster raters", "matching genres"} <= set(table.columns)
+    at.number_input(key="user_id").set_value(444).run()
+    assert any("User 444 has no ratings in this data" in w.value for w in at.warning)
+    assert not at.exception
+    at.number_input(key="user_id").set_value(42).run()
+
+
+def test_quality_panel_compares_with_baselines(fitted):
+    at = fitted
+    at.button(key="evaluate").click().run()
+    table = at.dataframe[-1].value.set_index("method")
+    assert {"most popular", "item-kNN (50 neighbours)", "GMM clusters (course: plain mean)"} <= set(table.index)
+    assert table.loc["GMM clusters (liked share)", "P@10"] > table.loc["most popular", "P@10"]
+
+
+def test_uploads_good_and_malformed(fitted):
+    at = fitted
+    at.file_uploader(key="up_ratings").set_value(("ratings.csv", b"userId,movieId,rating\n1,2,x\n", "text/csv"))
+    at.file_uploader(key="up_movies").set_value(("movies.csv", b"movieId,title,genres\n2,A,Drama\n", "text/csv"))
+    at.run()
+    assert any("missing column(s) timestamp" in e.value for e in at.error)
+    assert not at.exception and at.get("plotly_chart")   # the page goes on with the current data
+    ratings = "userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{m},{(u + m) % 5 + 1},{u * 100 + m}\n" for u in range(1, 31) for m in range(1, 11) if (u * m) % 3)
+    movies = "movieId,title,genres\n" + "".join(
+        f"{m},Film {m},{['Drama', 'Comedy|Romance', 'Action'][m % 3]}\n" for m in range(1, 11))
+    at.file_uploader(key="up_ratings").set_value(("ratings.csv", ratings.encode(), "text/csv"))
+    at.file_uploader(key="up_movies").set_value(("movies.csv", movies.encode(), "text/csv"))
+    at.run()
+    assert any("Using your files: 20 users" in s.value for s in at.success)
+    assert any("No mixtures are fitted yet" in i.value for i in at.info)
+
