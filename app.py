@@ -47,10 +47,12 @@ def home() -> None:
 
 HOME = st.Page(home, title="Home", icon=":material/home:", default=True)
 DATASETS = st.Page("pages/1_Datasets.py", title="Datasets", icon=":material/dataset:", url_path="datasets")
+REID = st.Page("pages/2_Re-identification.py", title="Re-identification", icon=":material/person_search:",
+               url_path="reid")
 CLUSTERING = st.Page("pages/3_Clustering.py", title="Clustering & recommendations", icon=":material/movie:",
                      url_path="clustering")
 
-pages = [HOME, DATASETS, CLUSTERING]
+pages = [HOME, DATASETS, REID, CLUSTERING]
 navigation = st.navigation(pages)
 state.sidebar()
 navigation.run()

@@ -126,3 +126,40 @@ def metric_bars(table: pd.DataFrame, metric: str) -> go.Figure:
     fig.update_layout(title=f"{metric} on held-out ratings (higher is better)", **{**LAYOUT, "height": 300})
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+# ----------------------------------------------------------------------------- re-identification
+def cmc_curves(curves: dict[str, np.ndarray], title: str = "CMC: share of queries matched within the top k") -> go.Figure:
+    fig = go.Figure()
+    for i, (name, cmc) in enumerate(curves.items()):
+        ranks = np.arange(1, len(cmc) + 1)
+        fig.add_trace(go.Scatter(x=ranks, y=cmc, mode="lines", name=name, line=dict(color=PALETTE[i % len(PALETTE)]),
+                                 hovertemplate=f"{name}<br>rank %{{x}}: %{{y:.1%}}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="rank k", yaxis_title="matched within top k", yaxis_tickformat=".0%",
+                      yaxis_range=[0, 1.02], legend=dict(orientation="h", y=-0.25), **{**LAYOUT, "height": 420})
+    return fig
+
+
+def loss_curve(history: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    if history:
+        epochs = [h["epoch"] for h in history]
+        for key in [k for k in history[-1] if k.endswith("loss")]:
+            fig.add_trace(go.Scatter(x=epochs, y=[h.get(key) for h in history], mode="lines+markers", name=key))
+    fig.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="loss", **{**LAYOUT, "height": 300})
+    return fig
+
+
+def embedding_scatter(points: pd.DataFrame) -> go.Figure:
+    """t-SNE map: one colour per identity (cycled), circles for queries, squares for gallery images."""
+    ids = {p: i for i, p in enumerate(sorted(points["pid"].unique()))}
+    colours = [PALETTE[ids[p] % len(PALETTE)] for p in points["pid"]]
+    symbols = ["circle" if r.startswith("query") else "square" for r in points["role"]]
+    fig = go.Figure(go.Scatter(
+        x=points["x"], y=points["y"], mode="markers", marker=dict(color=colours, symbol=symbols, size=9,
+                                                                  line=dict(width=0.5, color="#333")),
+        customdata=np.stack([points["pid"], points["role"]], axis=1),
+        hovertemplate="identity %{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
+    fig.update_layout(title="Embedding map (t-SNE of test images; same colour and close = same person?)",
+                      xaxis_visible=False, yaxis_visible=False, **{**LAYOUT, "height": 520})
+    return fig

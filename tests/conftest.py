@@ -12,9 +12,21 @@ REAL_DATA = Path(os.environ.get("STUDIO_REAL_DATA", PROJECT.parent / "shared" / 
 
 # One demo cache for the whole run (generating it takes a few seconds), away from the user's .cache.
 os.environ.setdefault("STUDIO_CACHE_DIR", str(PROJECT / ".cache" / "test"))
+os.environ["STUDIO_MODEL_DIR"] = str(Path(os.environ["STUDIO_CACHE_DIR"]) / "models")
+_weights = PROJECT.parent / "shared" / "weights" / "xception_imagenet_notop.weights.h5"
+if _weights.is_file():
+    os.environ.setdefault("STUDIO_XCEPTION_WEIGHTS", str(_weights))
 os.environ.pop("STUDIO_DATA_DIR", None)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_model_dir():
+    """Every run starts with no saved models (the pages' "no model yet" states are tested)."""
+    import shutil
+
+    shutil.rmtree(os.environ["STUDIO_MODEL_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -72,3 +72,27 @@ def test_clustering_slider_changes_the_charts(page, server):
     expect(page.get_by_text("Users per group (k = 6)")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("chosen k = 6")).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path):
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    page.goto(server + "/reid")
+    expect(page.get_by_role("heading", name="Re-identification")).to_be_visible(timeout=LONG)
+    model_box = page.get_by_text("Model", exact=True)
+    no_model = page.get_by_text("No saved model for this data yet")
+    expect(model_box.or_(no_model)).to_be_visible(timeout=LONG)
+    if no_model.is_visible():
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Trained and saved reid-lomo-xqda")).to_be_visible(timeout=LONG)
+    photo = tmp_path / "person.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (256, 96, 3), dtype=np.uint8)).save(photo)
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    ranked = page.get_by_text(re.compile(r"^#\d+ id "))
+    expect(ranked).to_have_count(10, timeout=LONG)
+    expect(page.get_by_text(re.compile(r"^#1 id "))).to_be_visible()
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)

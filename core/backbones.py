@@ -1,0 +1,155 @@
+"""Pretrained ImageNet backbones and a disk cache of their features.
+
+Weights, in this order: an explicit file (``--weights`` / the app's setting), the environment variable
+``STUDIO_XCEPTION_WEIGHTS``, then Keras' own ``weights="imagenet"`` download. Where none works the error
+says how to get a file. Features are cached per image *content* (sha1 of the file bytes) and backbone
+configuration, so renaming or moving a dataset reuses them and a changed image is recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import artifacts, config
+from .errors import StudioError
+from .images import load_image, resize
+
+HOW_TO_GET_WEIGHTS = (
+    "Xception's ImageNet weights are needed. On a machine with internet access Keras downloads them by "
+    "itself; otherwise download 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5' (from the Keras "
+    "applications release page) or a Keras 3 '.weights.h5' file of Xception without its top, and set "
+    "STUDIO_XCEPTION_WEIGHTS=/path/to/file (or pass --weights).")
+
+
+class WeightsError(StudioError):
+    pass
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str = "xception"
+    height: int = 128
+    width: int = 64
+    pooling: str = "avg"          # "avg": 2048-d global average; "stripes": avg + 4 horizontal stripes
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.height}x{self.width}-{self.pooling}"
+
+
+def _import_keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def build(spec: BackboneSpec, weights: str | os.PathLike | None = None):
+    """The Keras backbone (no top, no pooling) with ImageNet weights, or WeightsError with instructions."""
+    keras = _import_keras()
+    # Keras refuses fixed input shapes under 71 px for Xception; a free-size input takes them fine.
+    shape = (spec.height, spec.width, 3) if min(spec.height, spec.width) >= 75 else (None, None, 3)
+    if spec.name == "xception":
+        ctor = keras.applications.Xception
+    elif spec.name == "mobilenetv2":
+        ctor = keras.applications.MobileNetV2
+    else:
+        raise StudioError(f"unknown backbone '{spec.name}' (xception or mobilenetv2)")
+    path = config.xception_weights(weights) if spec.name == "xception" else (Path(weights) if weights else None)
+    if path is not None:
+        if not path.is_file():
+            raise WeightsError(f"weights file not found: {path}. {HOW_TO_GET_WEIGHTS}")
+        try:
+            return ctor(weights=str(path), include_top=False, input_shape=shape)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise WeightsError(f"cannot load weights from {path} ({type(exc).__name__}: {exc})") from None
+    try:
+        return ctor(weights="imagenet", include_top=False, input_shape=shape)
+    except Exception as exc:
+        raise WeightsError(f"could not download ImageNet weights ({type(exc).__name__}). {HOW_TO_GET_WEIGHTS}") from None
+
+
+def preprocess(images: np.ndarray, spec: BackboneSpec) -> np.ndarray:
+    """uint8 RGB batch -> the backbone's input scaling (both backbones use [-1, 1])."""
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+def pool(fmap: np.ndarray, spec: BackboneSpec) -> np.ndarray:
+    g = fmap.mean((1, 2))
+    if spec.pooling == "avg":
+        return g
+    stripes = np.array_split(fmap, 4, axis=1)
+    return np.concatenate([g] + [s.mean((1, 2)) for s in stripes], axis=1)
+
+
+def content_hash(path: str) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+class FeatureCache:
+    """``features(paths)`` -> ``N x D`` float32, computing only images not cached yet.
+
+    One npz per backbone configuration under ``<cache>/features/``: ``hashes`` (content sha1) and
+    ``features``; rewritten atomically after each batch of new images, so an interrupted run keeps
+    what it computed.
+    """
+
+    def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False):
+        self.spec, self.weights, self.batch_size, self.flip = spec, weights, batch_size, flip
+        suffix = "-flip" if flip else ""
+        self.path = config.cache_dir(cache_dir) / "features" / f"{spec.key}{suffix}.npz"
+        self._model = None
+        self._index: dict[str, int] = {}
+        self._hashes: list[str] = []
+        self._feats: list[np.ndarray] = []
+        if self.path.is_file():
+            try:
+                with np.load(self.path, allow_pickle=False) as z:
+                    self._hashes = [str(h) for h in z["hashes"]]
+                    self._feats = list(z["features"])
+                self._index = {h: i for i, h in enumerate(self._hashes)}
+            except (ValueError, OSError, KeyError):
+                self._hashes, self._feats, self._index = [], [], {}
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = build(self.spec, self.weights)
+        return self._model
+
+    def _save(self) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, hashes=np.array(self._hashes), features=np.stack(self._feats).astype(np.float32))
+        artifacts.atomic_write_bytes(self.path, buf.getvalue())
+
+    def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack([resize(im, self.spec.height, self.spec.width) for im in images])
+        if self.flip:
+            batch = batch[:, :, ::-1]
+        fmap = self.model.predict(preprocess(batch, self.spec), verbose=0, batch_size=self.batch_size)
+        return pool(fmap, self.spec).astype(np.float32)
+
+    def features(self, paths, progress=None) -> np.ndarray:
+        hashes = [content_hash(p) for p in paths]
+        todo = [i for i, h in enumerate(hashes) if h not in self._index]
+        todo_unique = list(dict.fromkeys(hashes[i] for i in todo))
+        first_path = {}
+        for i in todo:
+            first_path.setdefault(hashes[i], paths[i])
+        for start in range(0, len(todo_unique), self.batch_size * 4):
+            chunk = todo_unique[start:start + self.batch_size * 4]
+            feats = self.embed_images([load_image(first_path[h]) for h in chunk])
+            for h, f in zip(chunk, feats):
+                self._index[h] = len(self._hashes)
+                self._hashes.append(h)
+                self._feats.append(f)
+            self._save()
+            if progress is not None:
+                progress(min(1.0, (start + len(chunk)) / len(todo_unique)),
+                         f"{start + len(chunk)} / {len(todo_unique)} images through {self.spec.name}")
+        return np.stack([self._feats[self._index[h]] for h in hashes]) if hashes else np.zeros((0, 0), np.float32)

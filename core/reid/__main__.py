@@ -1,0 +1,161 @@
+"""``python -m core.reid train | evaluate | embed | search``: person re-identification.
+
+Examples::
+
+    python -m core.reid train --method lomo-xqda --split literature:0 --data-dir ../shared/data
+    python -m core.reid train --method course --split course --epochs 30 --out models/reid-course
+    python -m core.reid evaluate --model models/reid-course --split course --rerank
+    python -m core.reid evaluate --method lomo-xqda --protocol literature   # trains per split
+    python -m core.reid embed --model models/reid-course photos/ --out embeddings.npz
+    python -m core.reid search --model models/reid-course --query person.jpg --split course
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import artifacts, cli, config
+from ..datasets import catalog
+from ..datasets.base import is_image_name
+from ..errors import StudioError
+from ..images import load_image
+from . import protocols, search
+from . import train as T
+
+
+def _bar():
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def update(fraction, text, *_):
+        bar.n = int(fraction * 1000)
+        bar.set_description_str(text[:60])
+        bar.refresh()
+    return bar, update
+
+
+def _report(name: str, result) -> str:
+    s = result.summary()
+    return (f"{name}: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in s.items()) + f" ({result.n_queries} queries)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.reid", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train a method on a split, evaluate it, save model + card")
+    cli.add_common_flags(tr)
+    tr.add_argument("--method", choices=T.METHODS, default="course")
+    tr.add_argument("--split", default="course", help="course | literature:I | random-course:I (default: course)")
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
+    tr.add_argument("--out", help="model path without extension (default: <model dir>/reid-<method>-<split>)")
+    tr.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
+    ev = sub.add_parser("evaluate", help="CMC / mAP of a saved model on a split, or of a method over a protocol")
+    cli.add_common_flags(ev)
+    ev.add_argument("--model", help="a saved model (path without extension)")
+    ev.add_argument("--split", default="course")
+    ev.add_argument("--method", choices=T.METHODS, help="train and evaluate this method on every split of --protocol")
+    ev.add_argument("--protocol", choices=protocols.PROTOCOLS, default="course")
+    ev.add_argument("--epochs", type=int)
+    ev.add_argument("--weights")
+    ev.add_argument("--reverse", action="store_true", help="query = camera B, gallery = camera A")
+    ev.add_argument("--rerank", action="store_true", help="also report k-reciprocal re-ranking")
+    em = sub.add_parser("embed", help="embed images (files or folders) with a saved model")
+    em.add_argument("--model", required=True)
+    em.add_argument("inputs", nargs="+")
+    em.add_argument("--out", required=True, help="output .npz (names + embeddings), written atomically")
+    se = sub.add_parser("search", help="rank the test gallery (camera B) for a query image")
+    cli.add_common_flags(se)
+    se.add_argument("--model", required=True)
+    se.add_argument("--query", required=True)
+    se.add_argument("--split", default="course")
+    se.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    if args.command == "embed":
+        model = T.load(args.model)
+        paths = []
+        for item in args.inputs:
+            p = Path(item)
+            if p.is_dir():
+                paths += sorted(str(x) for x in p.rglob("*") if x.is_file() and is_image_name(x.name))
+            elif p.is_file():
+                paths.append(str(p))
+            else:
+                raise StudioError(f"{p}: no such file or folder")
+        if not paths:
+            raise StudioError("no images to embed")
+        bar, update = _bar()
+        emb = T.embed_paths(model, paths, update)
+        bar.close()
+        buf = io.BytesIO()
+        np.savez(buf, names=np.array(paths), embeddings=emb.astype(np.float32))
+        artifacts.atomic_write_bytes(args.out, buf.getvalue())
+        print(f"wrote {len(paths)} embeddings of size {emb.shape[1]} to {args.out}")
+        return 0
+
+    ds = catalog.load(catalog.resolve("reid", args.data_dir, args.cache_dir, args.seed))
+    print(f"data: {ds.name} ({len(ds.pids)} identities, {len(ds.frame)} images)", file=sys.stderr)
+    if args.command == "train":
+        split = protocols.parse_split(ds, args.split, args.seed)
+        cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
+        if args.epochs:
+            cfg.epochs = args.epochs
+        bar, update = _bar()
+        model = T.train(ds, split, cfg, update)
+        emb = T.test_embeddings(model, ds, split, progress=update)
+        bar.close()
+        result = T.rank(model, emb)
+        model.card["metrics"] = {split.name: result.summary()}
+        model.card["cmc"] = result.cmc.tolist()
+        out = Path(args.out) if args.out else config.model_dir(args.model_dir) / f"reid-{args.method}-{split.name}"
+        model.save(out)
+        print(_report(f"{args.method} on {split.name}", result))
+        print(f"saved {out} (.keras or .npz, and .json); trained in {model.card['train_seconds']:.0f} s")
+        return 0
+    if args.command == "search":
+        model = T.load(args.model)
+        split = protocols.parse_split(ds, args.split, args.seed)
+        emb = T.test_embeddings(model, ds, split)
+        for hit in search.search(model, load_image(args.query), emb, args.top):
+            print(f"{hit.rank:3d}  {hit.distance:10.4f}  id {hit.pid:>6}  {hit.path}")
+        return 0
+    # evaluate
+    if args.model:
+        model = T.load(args.model)
+        split = protocols.parse_split(ds, args.split, args.seed)
+        emb = T.test_embeddings(model, ds, split, reverse=args.reverse)
+        print(_report(f"{model.method} on {split.name}", T.rank(model, emb)))
+        if args.rerank:
+            print(_report("  with k-reciprocal re-ranking", T.rank(model, emb, rerank=True)))
+        return 0
+    if not args.method:
+        raise StudioError("give --model, or --method with --protocol")
+    rows, rows_rr = [], []
+    for split in protocols.protocol_splits(ds, args.protocol, 10, args.seed):
+        cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
+        if args.epochs:
+            cfg.epochs = args.epochs
+        model = T.train(ds, split, cfg)
+        emb = T.test_embeddings(model, ds, split, reverse=args.reverse)
+        r = T.rank(model, emb)
+        rows.append(r.summary())
+        print(_report(split.name, r))
+        if args.rerank:
+            rows_rr.append(T.rank(model, emb, rerank=True).summary())
+    print(f"{args.method}, {args.protocol} protocol, mean (std) over {len(rows)} split(s):")
+    print(protocols.summarise(rows).round(4).to_string())
+    if rows_rr:
+        print("with k-reciprocal re-ranking:")
+        print(protocols.summarise(rows_rr).round(4).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

@@ -1,0 +1,83 @@
+"""What the page shows, computed here: gallery search, triplet examples, the embedding map."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..datasets.base import ReidDataset
+from ..datasets.splits import Split
+from .train import ReidModel, SplitEmbeddings
+
+
+@dataclass
+class Hit:
+    rank: int
+    path: str
+    pid: str
+    distance: float
+    is_match: bool | None
+
+
+def search(model: ReidModel, query_image: np.ndarray, emb: SplitEmbeddings, top: int = 10,
+           true_pid: str | None = None) -> list[Hit]:
+    """Rank the gallery for one query image; ``is_match`` is known only when ``true_pid`` is given."""
+    q = model.embed([query_image])
+    d = model.distance(q, emb.gallery)[0]
+    order = np.argsort(d, kind="stable")[:top]
+    return [Hit(i + 1, emb.g_frame.path[j], emb.g_frame.pid[j], float(d[j]),
+                None if true_pid is None else emb.g_frame.pid[j] == true_pid) for i, j in enumerate(order)]
+
+
+def triplets(model: ReidModel, emb: SplitEmbeddings, mode: str = "random", n: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Anchor (camera A) / positive (same person, camera B) / negative (another person, camera B).
+
+    ``random``: a random negative; ``hardest``: the closest negative, anchors with the smallest margin
+    first; ``wrong``: only anchors whose closest negative is closer than their positive.
+    """
+    d = model.distance(emb.query, emb.gallery)
+    qp, gp = emb.q_frame.pid.to_numpy(), emb.g_frame.pid.to_numpy()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for a in range(len(qp)):
+        pos = np.nonzero(gp == qp[a])[0]
+        negs = np.nonzero(gp != qp[a])[0]
+        if not len(pos) or not len(negs):
+            continue
+        p = pos[d[a, pos].argmin()]
+        nn = negs[d[a, negs].argmin()] if mode != "random" else rng.choice(negs)
+        rows.append({"anchor": emb.q_frame.path[a], "positive": emb.g_frame.path[p], "negative": emb.g_frame.path[nn],
+                     "anchor_pid": qp[a], "negative_pid": gp[nn], "d_ap": float(d[a, p]), "d_an": float(d[a, nn])})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df["margin"] = df.d_an - df.d_ap
+    if mode == "random":
+        return df.sample(min(n, len(df)), random_state=seed).reset_index(drop=True)
+    if mode == "wrong":
+        df = df[df.margin < 0]
+    return df.sort_values("margin", kind="stable").head(n).reset_index(drop=True)
+
+
+def embedding_map(emb: SplitEmbeddings, seed: int = 0, max_points: int = 400) -> pd.DataFrame:
+    """2-D t-SNE of query and gallery embeddings (deterministic for a seed)."""
+    from sklearn.manifold import TSNE
+
+    from .. import threads
+
+    X = np.vstack([emb.query, emb.gallery])
+    frame = pd.concat([emb.q_frame.assign(role="query (camera A)"), emb.g_frame.assign(role="gallery (camera B)")],
+                      ignore_index=True)
+    if len(X) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(X), max_points, replace=False))
+        X, frame = X[keep], frame.iloc[keep].reset_index(drop=True)
+    perplexity = float(min(30, max(2, (len(X) - 1) // 3)))
+    with threads.limited(2):
+        xy = TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(X)
+    return frame.assign(x=xy[:, 0], y=xy[:, 1])
+
+
+def gallery_frames(ds: ReidDataset, split: Split) -> pd.DataFrame:
+    f = ds.frame
+    return f[f.pid.isin(split.test)].reset_index(drop=True)

@@ -1,0 +1,351 @@
+"""Training, embedding, saving and loading re-identification models.
+
+Methods (``METHODS``):
+
+* ``course`` — the course network with random triplets (``models.course_network``);
+* ``xception`` — the stronger model (``models.xception_stripes``) with batch-hard + identity loss;
+* ``lomo-xqda`` — the non-deep baseline (``handcrafted``): nothing to train but the XQDA metric.
+
+Saved artifacts: ``NAME.keras`` (the embedding network) or ``NAME.npz`` (XQDA), each with ``NAME.json``,
+the card (method, config, data, split, seed, metrics, date). Every file is written to a temporary name
+and renamed, the card last, so an interrupted save leaves the previous model intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import artifacts
+from ..datasets.base import ReidDataset
+from ..datasets.splits import Split
+from ..errors import StudioError
+from ..images import load_image, resize
+from . import evaluation, handcrafted
+
+METHODS = ("course", "xception", "lomo-xqda")
+
+
+@dataclass
+class TrainConfig:
+    method: str = "course"
+    epochs: int = 30
+    seed: int = 0
+    # course network
+    triplets_per_batch: int = 256
+    steps_per_epoch: int = 8
+    margin: float = 1.0
+    learning_rate: float = 1e-3          # course: RMSprop; stronger model: Adam with cosine decay
+    # stronger model
+    p: int = 16
+    k: int = 4
+    triplet_margin: float = 0.3
+    id_weight: float = 1.0
+    augment: bool = True
+    weights: str | None = None           # Xception ImageNet weights file (else config / download)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- data
+def load_images(paths, hw: tuple[int, int], progress=None) -> np.ndarray:
+    out = np.empty((len(paths), hw[0], hw[1], 3), np.uint8)
+    for i, p in enumerate(paths):
+        out[i] = resize(load_image(p), *hw)
+        if progress is not None and (i % 50 == 0 or i == len(paths) - 1):
+            progress((i + 1) / len(paths), f"reading images {i + 1}/{len(paths)}")
+    return out
+
+
+def augment_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flip, pad-and-crop (up to 1/8 of each side), brightness/contrast/saturation jitter, random erasing."""
+    x = x.astype(np.float32)
+    n, h, w, _ = x.shape
+    flip = rng.random(n) < 0.5
+    x[flip] = x[flip, :, ::-1]
+    ph, pw = h // 8, w // 8
+    padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), mode="edge")
+    ys, xs = rng.integers(0, 2 * ph + 1, n), rng.integers(0, 2 * pw + 1, n)
+    x = np.stack([padded[i, ys[i]:ys[i] + h, xs[i]:xs[i] + w] for i in range(n)])
+    bright = rng.uniform(0.75, 1.25, (n, 1, 1, 1))
+    contrast = rng.uniform(0.75, 1.25, (n, 1, 1, 1))
+    mean = x.mean((1, 2, 3), keepdims=True)
+    x = (x - mean) * contrast + mean * bright
+    gray = x.mean(3, keepdims=True)
+    sat = rng.uniform(0.7, 1.3, (n, 1, 1, 1))
+    x = gray + (x - gray) * sat
+    for i in np.nonzero(rng.random(n) < 0.5)[0]:
+        eh, ew = int(rng.uniform(0.2, 0.5) * h), int(rng.uniform(0.2, 0.6) * w)
+        y0, x0 = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+        x[i, y0:y0 + eh, x0:x0 + ew] = rng.uniform(0, 255, (eh, ew, 3))
+    return np.clip(x, 0, 255)
+
+
+def _sequences():
+    import keras
+
+    from .sampling import pk_batches, random_triplets
+
+    class TripletSequence(keras.utils.PyDataset):
+        """Batches of [anchors; positives; negatives] for the course network."""
+
+        def __init__(self, images, labels, cameras, cfg: TrainConfig):
+            super().__init__()
+            self.images, self.labels, self.cameras, self.cfg = images, labels, cameras, cfg
+            self.epoch = 0
+
+        def __len__(self):
+            return self.cfg.steps_per_epoch
+
+        def __getitem__(self, i):
+            seed = self.cfg.seed * 1_000_003 + self.epoch * 1009 + i
+            t = random_triplets(self.labels, self.cfg.triplets_per_batch, seed, self.cameras)
+            x = self.images[np.concatenate([t[:, 0], t[:, 1], t[:, 2]])].astype(np.float32)
+            return x, np.zeros(len(x), np.float32)
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    class PKSequence(keras.utils.PyDataset):
+        """P identities x K images per batch, augmented; targets (labels, labels) for the two losses."""
+
+        def __init__(self, images, labels, cfg: TrainConfig):
+            super().__init__()
+            self.images, self.labels, self.cfg = images, np.asarray(labels), cfg
+            self.epoch = 0
+            self._make()
+
+        def _make(self):
+            self.batches = list(pk_batches(self.labels, self.cfg.p, self.cfg.k, self.cfg.seed + self.epoch))
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, i):
+            idx = self.batches[i]
+            x = self.images[idx]
+            if self.cfg.augment:
+                x = augment_batch(x, np.random.default_rng((self.cfg.seed, self.epoch, i)))
+            y = self.labels[idx].astype(np.int32)
+            return x.astype(np.float32), {"embedding": y, "id_logits": y}
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._make()
+
+    return TripletSequence, PKSequence
+
+
+class _ProgressCallback:
+    pass
+
+
+def _callback(progress, epochs: int, history: list):
+    import keras
+
+    class Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            history.append({"epoch": epoch + 1, **logs})
+            if progress is not None:
+                progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}, loss {logs.get('loss', float('nan')):.4f}",
+                         history)
+
+    return Report()
+
+
+# ----------------------------------------------------------------------------- models
+@dataclass
+class ReidModel:
+    """A trained method: embed images (deep) or features (LOMO) and give query x gallery distances."""
+
+    method: str
+    card: dict
+    keras_model: object = None
+    xqda: handcrafted.XQDA | None = None
+    history: list = field(default_factory=list)
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return tuple(self.card["input_hw"])
+
+    def embed(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Images (any size, RGB uint8) -> embeddings (deep) or LOMO features (baseline)."""
+        if self.method == "lomo-xqda":
+            return np.stack([handcrafted.lomo(im) for im in images]) if images else np.zeros((0, 1), np.float32)
+        batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
+        return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
+
+    def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
+        if self.method == "lomo-xqda":
+            return self.xqda.distance(q, g)
+        return evaluation.euclidean(q, g)
+
+    def save(self, stem) -> Path:
+        stem = Path(stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        card = {**self.card, "saved": artifacts.now(), "history": self.history}
+        if self.method == "lomo-xqda":
+            return artifacts.save_arrays(stem, self.xqda.arrays(), card, kind="reid-lomo-xqda")
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=".keras", dir=stem.parent)
+        os.close(fd)
+        try:
+            self.keras_model.save(tmp)
+            data = Path(tmp).read_bytes()
+            os.replace(tmp, stem.with_suffix(".keras"))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        card.update(kind="reid-keras", keras_sha256=artifacts.sha256(data))
+        artifacts.atomic_write_json(stem.with_suffix(".json"), card)
+        return stem.with_suffix(".json")
+
+
+def load(stem) -> ReidModel:
+    """Load a saved model by its path without extension (or with .json / .keras / .npz)."""
+    stem = Path(stem)
+    if stem.suffix in (".json", ".keras", ".npz"):
+        stem = stem.with_suffix("")
+    card_path = stem.with_suffix(".json")
+    if not card_path.is_file():
+        raise artifacts.ArtifactError(f"model card not found: {card_path}")
+    try:
+        card = json.loads(card_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise artifacts.ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
+    if card.get("kind") == "reid-lomo-xqda":
+        arrays, card = artifacts.load_arrays(stem, "reid-lomo-xqda")
+        return ReidModel("lomo-xqda", card, xqda=handcrafted.XQDA.from_arrays(arrays), history=card.get("history", []))
+    if card.get("kind") != "reid-keras":
+        raise artifacts.ArtifactError(f"{card_path}: not a re-identification model card")
+    path = stem.with_suffix(".keras")
+    if not path.is_file():
+        raise artifacts.ArtifactError(f"model file not found: {path}")
+    if artifacts.sha256(path.read_bytes()) != card.get("keras_sha256"):
+        raise artifacts.ArtifactError(f"{path}: the model file does not match its card (changed or corrupt)")
+    import keras
+
+    from . import losses  # noqa: F401  (registers the project's losses)
+
+    try:
+        model = keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:    # a corrupt zip / h5 raises many types
+        raise artifacts.ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    return ReidModel(card["method"], card, keras_model=model, history=card.get("history", []))
+
+
+# ----------------------------------------------------------------------------- training
+def _split_frames(ds: ReidDataset, split: Split):
+    f = ds.frame
+    train = f[f.pid.isin(split.train)].reset_index(drop=True)
+    test = f[f.pid.isin(split.test)].reset_index(drop=True)
+    if train.empty or test.empty:
+        raise StudioError("the split leaves no training or no test images")
+    return train, test
+
+
+def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None) -> ReidModel:
+    """Train ``cfg.method`` on the split's training identities (plus ``extra`` identities, if given)."""
+    if cfg.method not in METHODS:
+        raise StudioError(f"unknown method '{cfg.method}'; choose one of {', '.join(METHODS)}")
+    train_f, _ = _split_frames(ds, split)
+    card = {"method": cfg.method, "config": cfg.to_dict(), "data": str(ds.root), "dataset": ds.name,
+            "split": {"name": split.name, "seed": split.seed, "train_ids": len(split.train),
+                      "test_ids": len(split.test)}, "seed": cfg.seed, "date": artifacts.now()}
+    start = time.perf_counter()
+    if cfg.method == "lomo-xqda":
+        feats = []
+        for i, p in enumerate(train_f.path):
+            feats.append(handcrafted.lomo(load_image(p)))
+            if progress is not None and (i % 50 == 0 or i == len(train_f) - 1):
+                progress((i + 1) / len(train_f), f"LOMO features {i + 1}/{len(train_f)}", [])
+        F = np.stack(feats)
+        a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
+        xq = handcrafted.XQDA().fit(F[a], train_f.pid[a].to_numpy(), F[b], train_f.pid[b].to_numpy())
+        card.update(input_hw=[handcrafted.H, handcrafted.W], train_seconds=time.perf_counter() - start)
+        return ReidModel("lomo-xqda", card, xqda=xq)
+
+    import keras
+
+    from . import models
+    from .losses import BatchHardLoss, TripletStackLoss
+
+    keras.utils.set_random_seed(cfg.seed)
+    frames = [train_f.assign(source=ds.name)]
+    if extra is not None:
+        frames.append(extra.frame.assign(source=extra.name))
+    import pandas as pd
+
+    all_f = pd.concat(frames, ignore_index=True)
+    labels_text = (all_f.source + "/" + all_f.pid).to_numpy()
+    uniq, labels = np.unique(labels_text, return_inverse=True)
+    history: list = []
+    if cfg.method == "course":
+        hw = models.COURSE_INPUT
+        images = load_images(list(all_f.path), hw)
+        net = models.course_network(hw, seed=cfg.seed)
+        net.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate), loss=TripletStackLoss(cfg.margin))
+        TripletSequence, _ = _sequences()
+        data = TripletSequence(images, labels, all_f.camera.to_numpy(), cfg)
+        net.fit(data, epochs=cfg.epochs, verbose=0, callbacks=[_callback(progress, cfg.epochs, history)])
+    else:
+        from .. import backbones
+
+        hw = models.STRONG_INPUT
+        images = load_images(list(all_f.path), hw)
+        base = backbones.build(backbones.BackboneSpec("xception", *hw), cfg.weights)
+        net = models.xception_stripes(base, hw, seed=cfg.seed)
+        trainer = models.with_id_head(net, len(uniq))
+        steps = max(1, len(uniq) // cfg.p) * cfg.epochs
+        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
+        trainer.compile(optimizer=keras.optimizers.Adam(schedule),
+                        loss={"embedding": BatchHardLoss(cfg.triplet_margin),
+                              "id_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+                        loss_weights={"embedding": 1.0, "id_logits": cfg.id_weight})
+        _, PKSequence = _sequences()
+        data = PKSequence(images, labels, cfg)
+        trainer.fit(data, epochs=cfg.epochs, verbose=0, callbacks=[_callback(progress, cfg.epochs, history)])
+    card.update(input_hw=list(hw), train_seconds=time.perf_counter() - start, train_images=len(all_f),
+                train_identities=int(len(uniq)))
+    return ReidModel(cfg.method, card, keras_model=net, history=history)
+
+
+# ----------------------------------------------------------------------------- evaluation
+def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128) -> np.ndarray:
+    out = []
+    for start in range(0, len(paths), batch):
+        chunk = [load_image(p) for p in paths[start:start + batch]]
+        out.append(model.embed(chunk))
+        if progress is not None:
+            progress(min(1.0, (start + batch) / len(paths)), f"embedding {min(start + batch, len(paths))}/{len(paths)}")
+    return np.concatenate(out)
+
+
+@dataclass
+class SplitEmbeddings:
+    query: np.ndarray
+    gallery: np.ndarray
+    q_frame: object
+    g_frame: object
+
+
+def test_embeddings(model: ReidModel, ds: ReidDataset, split: Split, reverse: bool = False, progress=None):
+    """Query = camera A, gallery = camera B of the split's test identities (swapped with ``reverse``)."""
+    _, test = _split_frames(ds, split)
+    qc, gc = (1, 0) if reverse else (0, 1)
+    qf, gf = test[test.camera == qc].reset_index(drop=True), test[test.camera == gc].reset_index(drop=True)
+    emb = embed_paths(model, list(qf.path) + list(gf.path), progress)
+    return SplitEmbeddings(emb[:len(qf)], emb[len(qf):], qf, gf)
+
+
+def rank(model: ReidModel, e: SplitEmbeddings, rerank: bool = False) -> evaluation.RankResult:
+    d = model.distance(e.query, e.gallery)
+    if rerank:
+        d = evaluation.k_reciprocal_rerank(d, model.distance(e.query, e.query), model.distance(e.gallery, e.gallery))
+    return evaluation.evaluate(d, e.q_frame.pid.to_numpy(), e.g_frame.pid.to_numpy())

@@ -1,0 +1,159 @@
+"""Re-identification: train or load a model, search the gallery, triplets, CMC, embedding map."""
+import os
+
+import streamlit as st
+
+from core import plots
+from core.errors import StudioError
+from core.images import load_image
+from core.reid import protocols, search
+from core.reid import train as T
+from ui import reid as ur
+from ui import state
+
+st.title(":material/person_search: Re-identification")
+st.caption("Match a person seen by camera A to the same person in camera B. A model turns each photo into a "
+           "vector; the closest camera-B vectors are the best candidates.")
+
+source, ds, error = state.load_dataset("reid")
+if error:
+    (st.warning if ds is not None else st.error)(error)
+if ds is None:
+    st.stop()
+SPLITS = {"Course split (sorted ids; the last ones are hardest)": "course",
+          "Literature split 0 (random half of the ids)": "literature-0"}
+c1, c2 = st.columns([2, 3])
+split_label = c1.selectbox("Evaluation split", list(SPLITS), key="reid_split")
+split = protocols.parse_split(ds, SPLITS[split_label])
+c2.markdown(f"**Data:** {source.label} · {len(ds.pids)} identities · split *{split.name}*: "
+            f"{len(split.train)} identities to train on, {len(split.test)} to test on")
+
+# ------------------------------------------------------------------ train
+METHOD_LABELS = {"lomo-xqda": "Non-deep baseline: LOMO colour/texture stripes + XQDA metric (seconds)",
+                 "course": "Course network: small CNN, triplet loss (minutes)",
+                 "xception": "Stronger: fine-tuned Xception stripes, batch-hard + identity loss (long; needs weights)"}
+with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))):
+    method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="train_method")
+    epochs = None
+    if method != "lomo-xqda":
+        epochs = st.slider("Epochs", 1, 60, 30 if method == "course" else 20, key="train_epochs")
+    if st.button("Train", type="primary", key="train"):
+        bar = st.progress(0.0, text="Starting…")
+        chart = st.empty()
+
+        def report(fraction, text, history=None):
+            bar.progress(min(1.0, fraction), text=text)
+            if history:
+                chart.plotly_chart(plots.loss_curve(history), key=f"loss_{len(history)}")
+
+        cfg = T.TrainConfig(method=method, epochs=epochs or 1,
+                            weights=os.environ.get("STUDIO_XCEPTION_WEIGHTS") or None)
+        try:
+            model = T.train(ds, split, cfg, report)
+            emb = T.test_embeddings(model, ds, split)
+            result = T.rank(model, emb)
+            model.card["metrics"] = {split.name: result.summary()}
+            stem = ur.model_dir() / f"reid-{method}-{ds.name.replace(' ', '_')}-{split.name}"
+            model.save(stem)
+            st.success(f"Trained and saved {stem.name}: Rank-1 {result.rank(1):.1%} on {split.name}.")
+        except StudioError as exc:
+            st.error(str(exc))
+
+cards = ur.saved_models(str(ds.root))
+if not cards:
+    st.info("No saved model for this data yet. Train one above: the non-deep baseline takes seconds.")
+    st.stop()
+
+
+def card_label(c):
+    m = c.get("metrics", {}).get(c["split"]["name"], {})
+    r1 = f", Rank-1 {m['Rank-1']:.1%}" if "Rank-1" in m else ""
+    return f"{c['method']} · trained on {c['split']['name']}{r1} · {c.get('saved', '')[:16]}"
+
+
+labels = {card_label(c): c for c in cards}
+card = labels[st.selectbox("Model", list(labels), key="reid_model")]
+stem = card["stem"]
+mtime = os.path.getmtime(stem + ".json")
+if card["split"]["name"] != split.name:
+    st.warning(f"This model was trained on split {card['split']['name']}; evaluating it on {split.name} may put "
+               "training identities in the test set.")
+try:
+    model = ur.load_model(stem, mtime)
+    emb = ur.embeddings(stem, mtime, str(ds.root), ds, split.name)
+except StudioError as exc:
+    st.error(str(exc))
+    st.stop()
+
+tab_search, tab_triplets, tab_cmc, tab_map = st.tabs(["Search", "Triplets", "CMC", "Embedding map"])
+
+with tab_search:
+    st.markdown("Upload a photo of a person, or pick a camera-A photo of a test identity: the ten closest "
+                "camera-B photos are shown, best first.")
+    c1, c2 = st.columns(2)
+    upload = c1.file_uploader("Photo", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+                              key="reid_upload")
+    qids = list(emb.q_frame.pid)
+    picked = c2.selectbox("…or a test identity from camera A", qids, key="reid_query")
+    query, true_pid = None, None
+    if upload is not None:
+        try:
+            query = load_image(upload.getvalue(), name=upload.name)
+        except StudioError as exc:
+            st.error(f"That file cannot be used: {exc.reason}")
+    else:
+        query, true_pid = load_image(emb.q_frame.path[qids.index(picked)]), picked
+    if query is not None:
+        hits = search.search(model, query, emb, 10, true_pid)
+        cols = st.columns(11)
+        cols[0].image(query, caption="query", width=80)
+        for col, hit in zip(cols[1:], hits):
+            mark = " ✓" if hit.is_match else (" ✗" if hit.is_match is False else "")
+            col.image(load_image(hit.path), caption=f"#{hit.rank} id {hit.pid}{mark}\nd={hit.distance:.3g}", width=80)
+        if true_pid is not None:
+            found = [h.rank for h in hits if h.is_match]
+            st.caption(f"True match at rank {found[0]}." if found else "The true match is not in the top 10.")
+
+with tab_triplets:
+    mode = st.radio("Which triplets", ["random", "hardest", "wrong"], horizontal=True, key="trip_mode",
+                    format_func={"random": "Random", "hardest": "Hardest",
+                                 "wrong": "The model got it wrong"}.get)
+    table = search.triplets(model, emb, mode, n=4)
+    if table.empty:
+        st.info("No such triplets: the model ranks every positive above every negative here.")
+    for _, t in table.iterrows():
+        c = st.columns([1, 1, 1, 3])
+        c[0].image(load_image(t.anchor), caption=f"anchor (id {t.anchor_pid})", width=90)
+        c[1].image(load_image(t.positive), caption=f"positive d={t.d_ap:.3g}", width=90)
+        c[2].image(load_image(t.negative), caption=f"negative (id {t.negative_pid}) d={t.d_an:.3g}", width=90)
+        verdict = "right" if t.margin > 0 else "wrong"
+        c[3].markdown(f"The positive is **{'closer' if t.margin > 0 else 'farther'}** than the negative "
+                      f"(margin {t.margin:.3g}): the model is **{verdict}** here.")
+
+with tab_cmc:
+    same_split = [c for c in cards if c["split"]["name"] == split.name]
+    curves, rows = {}, []
+    for c in same_split:
+        r = ur.ranking(c["stem"], os.path.getmtime(c["stem"] + ".json"), str(ds.root), ds, split.name)
+        name = f"{c['method']} ({c.get('saved', '')[:16]})"
+        curves[name] = r.cmc
+        rows.append({"model": name, **{k: round(v * 100, 1) for k, v in r.summary().items()}})
+    if curves:
+        st.plotly_chart(plots.cmc_curves(curves), key="cmc")
+        st.dataframe(rows, hide_index=True)
+        st.caption("Percentages. Rank-k: share of queries whose true match is among the k closest gallery photos; "
+                   "mAP: mean average precision. Only models trained on this split are compared.")
+    else:
+        st.info("No model trained on this split yet.")
+
+with tab_map:
+    if st.toggle("Compute the map (t-SNE, a few seconds)", key="show_map"):
+        points = ur.tsne(stem, mtime, str(ds.root), ds, split.name)
+        event = st.plotly_chart(plots.embedding_scatter(points), key="tsne", on_select="rerun",
+                                selection_mode="points")
+        chosen = event.selection.points if event and event.selection else []
+        if chosen:
+            i = chosen[0]["point_index"]
+            st.image(load_image(points.path[i]), caption=f"identity {points.pid[i]}, {points.role[i]}", width=100)
+        else:
+            st.caption("Click a point to see its photo.")

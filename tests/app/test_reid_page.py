@@ -1,0 +1,65 @@
+"""AppTest of the Re-identification page (the non-deep baseline trains in seconds on the demo)."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT
+
+PAGE = "pages/2_Re-identification.py"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert any("No saved model for this data yet" in i.value for i in at.info)   # nothing trained on load
+    at.radio(key="train_method").set_value("lomo-xqda").run()
+    at.button(key="train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Trained and saved reid-lomo-xqda") for s in at.success)
+    return at
+
+
+def captions(at):
+    return [c for el in at.get("image") for c in el.captions]
+
+
+def test_search_from_camera_a_marks_the_true_match(trained):
+    caps = captions(trained)
+    ranked = [c for c in caps if c.startswith("#")]
+    assert len(ranked) == 10 and ranked[0].startswith("#1 id ")
+    assert any("✓" in c for c in ranked)
+    assert any(c.value.startswith("True match at rank") for c in trained.caption)
+
+
+def test_upload_good_and_bad_images(trained):
+    at = trained
+    buf = io.BytesIO()
+    Image.fromarray(np.full((300, 120, 4), 200, np.uint8), "RGBA").save(buf, "PNG")
+    at.file_uploader(key="reid_upload").set_value(("me.png", buf.getvalue(), "image/png"))
+    at.run()
+    ranked = [c for c in captions(at) if c.startswith("#")]
+    assert len(ranked) == 10 and not any("✓" in c or "✗" in c for c in ranked)   # truth unknown for uploads
+    at.file_uploader(key="reid_upload").set_value(("evil.jpg", b"<html>nope</html>", "image/jpeg"))
+    at.run()
+    assert not at.exception
+    assert any("That file cannot be used" in e.value and "not an image" in e.value for e in at.error)
+    at.file_uploader(key="reid_upload").set_value(None)
+    at.run()
+
+
+def test_triplets_cmc_and_map(trained):
+    at = trained
+    at.radio(key="trip_mode").set_value("hardest").run()
+    assert sum(c.startswith("anchor (id") for c in captions(at)) == 4
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["model", "Rank-1"] and table["Rank-1"].iloc[0] > 50
+    at.toggle(key="show_map").set_value(True).run()
+    assert not at.exception
+    assert any("Embedding map" in str(el.proto.spec) for el in at.get("plotly_chart"))

@@ -1,0 +1,184 @@
+import numpy as np
+import pytest
+
+from core import cli
+from core.artifacts import ArtifactError
+from core.datasets import catalog, splits
+from core.reid import __main__ as reid_cli
+from core.reid import evaluation, handcrafted, losses, protocols, sampling, search
+from core.reid import train as T
+from core.errors import StudioError
+
+
+def ref_triplet(a, p, n, margin):
+    dap = np.linalg.norm(a - p, axis=1)
+    dan = np.linalg.norm(a - n, axis=1)
+    return np.maximum(dap - dan + margin, 0).mean()
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 3)
+    emb = rng.normal(size=(12, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    return labels, emb
+
+
+def test_triplet_loss_matches_numpy():
+    rng = np.random.default_rng(1)
+    a, p, n = (rng.normal(size=(20, 5)).astype(np.float32) for _ in range(3))
+    for margin in (0.2, 1.0):
+        got = float(losses.triplet_loss(a, p, n, margin))
+        assert got == pytest.approx(ref_triplet(a, p, n, margin), rel=1e-5)
+    stacked = np.concatenate([a, p, n])
+    assert float(losses.TripletStackLoss(1.0)(np.zeros(60), stacked)) == pytest.approx(ref_triplet(a, p, n, 1.0), rel=1e-5)
+
+
+def test_batch_hard_matches_numpy_mining(batch):
+    labels, emb = batch
+    d = sampling.pairwise_distances(emb)
+    assert np.allclose(d, np.asarray(losses.pairwise_distances(emb)), atol=1e-5)
+    pos, neg = sampling.batch_hard(d, labels)
+    assert all(labels[pos] == labels) and all(labels[neg] != labels) and all(pos != np.arange(12))
+    expected = np.maximum(d[np.arange(12), pos] - d[np.arange(12), neg] + 0.3, 0).mean()
+    assert float(losses.batch_hard_triplet_loss(labels, emb, 0.3)) == pytest.approx(expected, rel=1e-5)
+    soft = np.log1p(np.exp(d[np.arange(12), pos] - d[np.arange(12), neg])).mean()
+    assert float(losses.batch_hard_triplet_loss(labels, emb, soft=True)) == pytest.approx(soft, rel=1e-5)
+
+
+def test_semi_hard_matches_numpy_mining(batch):
+    labels, emb = batch
+    d = sampling.pairwise_distances(emb)
+    trips = np.array(sampling.semi_hard(d, labels, 0.3))
+    assert len(trips) == 12 * 2
+    expected = np.maximum(d[trips[:, 0], trips[:, 1]] - d[trips[:, 0], trips[:, 2]] + 0.3, 0).mean()
+    assert float(losses.semi_hard_triplet_loss(labels, emb, 0.3)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_sampling_is_seeded_and_valid():
+    labels = np.repeat(np.arange(10), 2)
+    cams = np.tile([0, 1], 10)
+    t = sampling.random_triplets(labels, 50, seed=3, cameras=cams)
+    assert np.array_equal(t, sampling.random_triplets(labels, 50, seed=3, cameras=cams))
+    assert (labels[t[:, 0]] == labels[t[:, 1]]).all() and (labels[t[:, 0]] != labels[t[:, 2]]).all()
+    assert (cams[t[:, 0]] != cams[t[:, 1]]).all()
+    pairs, same = sampling.random_pairs(labels, 40, seed=1)
+    assert ((labels[pairs[:, 0]] == labels[pairs[:, 1]]) == same.astype(bool)).all() and 0 < same.mean() < 1
+    batches = list(sampling.pk_batches(labels, p=4, k=3, seed=0))
+    assert len(batches) == 2 and all(len(b) == 12 for b in batches)
+    assert all(len(set(labels[b])) == 4 for b in batches)
+
+
+def test_cmc_and_map_by_hand():
+    # query 0's match is at rank 2, query 1's at rank 1, query 2 has no match in the gallery
+    # gallery: a, x, b. Query a ranks x (0.1), a (0.5), b: match at rank 2.
+    # Query b ranks b (0.3), a (0.4), x: match at rank 1. Query z has no match: left out.
+    dist = np.array([[0.5, 0.1, 0.9], [0.4, 0.8, 0.3], [0.1, 0.2, 0.3]])
+    r = evaluation.evaluate(dist, ["a", "b", "z"], ["a", "x", "b"], max_rank=3)
+    assert r.n_queries == 2
+    assert r.cmc.tolist() == [0.5, 1.0, 1.0]
+    assert r.mAP == pytest.approx((1 / 2 + 1) / 2)
+    # two correct matches: ranks 1 and 3 -> AP = (1/1 + 2/3) / 2
+    r2 = evaluation.evaluate(np.array([[0.1, 0.5, 0.2]]), ["a"], ["a", "a", "b"])
+    assert r2.mAP == pytest.approx((1 + 2 / 3) / 2) and r2.rank(1) == 1.0
+
+
+def test_rerank_keeps_shape_and_perfect_order():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (6, 4))
+    q, g = centres + rng.normal(0, 0.1, (6, 4)), centres + rng.normal(0, 0.1, (6, 4))
+    rr = evaluation.k_reciprocal_rerank(evaluation.euclidean(q, g), evaluation.euclidean(q, q),
+                                        evaluation.euclidean(g, g), k1=3, k2=2)
+    assert rr.shape == (6, 6)
+    assert evaluation.evaluate(rr, range(6), range(6)).rank(1) == 1.0
+
+
+def test_lomo_and_xqda_learn_a_cross_view_metric():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (128, 48, 3), dtype=np.uint8)
+    f = handcrafted.lomo(img)
+    assert f.shape == handcrafted.lomo(img[:64, :24]).shape and np.allclose(f, handcrafted.lomo(img))
+    # identities differ along few directions; the camera adds large noise along others
+    n, d = 120, 30
+    ident = rng.normal(0, 1, (n, 3)) @ rng.normal(0, 1, (3, d))
+    cam_noise = rng.normal(0, 3, (2, n, d)) * (np.arange(d) >= 10)
+    xa, xb = ident + cam_noise[0], ident + cam_noise[1]
+    ids = np.arange(n)
+    tr, te = ids < 80, ids >= 80
+    x = handcrafted.XQDA(max_dims=10).fit(xa[tr], ids[tr], xb[tr], ids[tr])
+    xq = evaluation.evaluate(x.distance(xa[te], xb[te]), ids[te], ids[te]).rank(1)
+    eu = evaluation.evaluate(evaluation.euclidean(xa[te], xb[te]), ids[te], ids[te]).rank(1)
+    assert xq > 0.8 and xq > eu + 0.3
+
+
+def test_parse_split_and_protocols(demo_dir):
+    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
+    assert protocols.parse_split(ds, "course").name == "course"
+    assert protocols.parse_split(ds, "literature:3") == protocols.parse_split(ds, "literature-3")
+    assert protocols.parse_split(ds, "random-course:2").seed == 2
+    with pytest.raises(StudioError):
+        protocols.parse_split(ds, "literature:10")
+    with pytest.raises(StudioError):
+        protocols.parse_split(ds, "nonsense")
+
+
+@pytest.fixture(scope="module")
+def demo_reid(demo_dir):
+    return catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
+
+
+def test_short_course_training_beats_chance_and_round_trips(demo_reid, tmp_path):
+    split = splits.course_split(demo_reid.pids)
+    cfg = T.TrainConfig("course", epochs=5, steps_per_epoch=4, triplets_per_batch=128, seed=0)
+    seen = []
+    model = T.train(demo_reid, split, cfg, progress=lambda f, t, h=None: seen.append(f))
+    assert seen[-1] == 1.0 and len(model.history) == 5
+    emb = T.test_embeddings(model, demo_reid, split)
+    r = T.rank(model, emb)
+    chance = 1 / len(split.test)
+    assert r.rank(1) > 8 * chance, r.summary()
+    assert np.allclose(np.linalg.norm(emb.query, axis=1), 1, atol=1e-4)       # L2-normalised
+    model.save(tmp_path / "m")
+    again = T.load(tmp_path / "m")
+    assert np.allclose(T.test_embeddings(again, demo_reid, split).query, emb.query, atol=1e-5)
+    hits = search.search(again, np.zeros((200, 80, 3), np.uint8) + 128, emb, 10)
+    assert len(hits) == 10 and [h.rank for h in hits] == list(range(1, 11))
+    assert all(h.is_match is None for h in hits)
+    data = (tmp_path / "m.keras").read_bytes()
+    (tmp_path / "m.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArtifactError, match="does not match its card"):
+        T.load(tmp_path / "m")
+
+
+def test_lomo_xqda_method_and_triplet_modes(demo_reid, tmp_path):
+    split = splits.course_split(demo_reid.pids)
+    model = T.train(demo_reid, split, T.TrainConfig("lomo-xqda"))
+    emb = T.test_embeddings(model, demo_reid, split)
+    assert T.rank(model, emb).rank(1) > 0.5
+    model.save(tmp_path / "x")
+    assert T.load(tmp_path / "x").method == "lomo-xqda"
+    hard = search.triplets(model, emb, "hardest", 4)
+    assert len(hard) == 4 and hard.margin.is_monotonic_increasing
+    wrong = search.triplets(model, emb, "wrong", 50)
+    assert (wrong.margin < 0).all()
+    rand = search.triplets(model, emb, "random", 3, seed=1)
+    assert len(rand) == 3 and (rand.anchor_pid != rand.negative_pid).all()
+    pts = search.embedding_map(emb)
+    assert len(pts) == len(emb.query) + len(emb.gallery) and {"x", "y", "pid", "role"} <= set(pts.columns)
+
+
+def test_cli_train_evaluate_embed_and_errors(tmp_path, capsys, cache_dir, demo_dir):
+    out = tmp_path / "lx"
+    assert cli.run(reid_cli.main, ["train", "--method", "lomo-xqda", "--out", str(out), "--cache-dir", str(cache_dir)]) == 0
+    assert "lomo-xqda on course: Rank-1" in capsys.readouterr().out
+    assert cli.run(reid_cli.main, ["evaluate", "--model", str(out), "--rerank", "--cache-dir", str(cache_dir)]) == 0
+    assert "re-ranking" in capsys.readouterr().out
+    npz = tmp_path / "e.npz"
+    assert cli.run(reid_cli.main, ["embed", "--model", str(out), str(demo_dir / "VIPeR" / "cam_a"), "--out", str(npz)]) == 0
+    assert np.load(npz)["embeddings"].shape[0] == 300
+    (tmp_path / "bad.json").write_text("{")
+    assert cli.run(reid_cli.main, ["evaluate", "--model", str(tmp_path / "bad")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert cli.run(reid_cli.main, ["search", "--model", str(out), "--query", str(tmp_path / "bad.json")]) == 2
+    assert "not an image" in capsys.readouterr().err.strip().splitlines()[-1]
