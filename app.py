@@ -52,7 +52,9 @@ REID = st.Page("pages/2_Re-identification.py", title="Re-identification", icon="
 CLUSTERING = st.Page("pages/3_Clustering.py", title="Clustering & recommendations", icon=":material/movie:",
                      url_path="clustering")
 
-pages = [HOME, DATASETS, REID, CLUSTERING]
+ATTRIBUTES = st.Page("pages/4_Attributes.py", title="Attributes", icon=":material/checkroom:", url_path="attributes")
+
+pages = [HOME, DATASETS, REID, CLUSTERING, ATTRIBUTES]
 navigation = st.navigation(pages)
 state.sidebar()
 navigation.run()

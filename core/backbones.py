@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,12 @@ HOW_TO_GET_WEIGHTS = (
 
 class WeightsError(StudioError):
     pass
+
+
+# Keras names unnamed layers from a process-wide counter that is not thread-safe: two models built at
+# once (two app sessions, or a rerun overtaking a run) can both take the name "conv2d" and fail.
+# Everything that builds a Keras model holds this lock.
+BUILD_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,11 @@ def _import_keras():
 
 def build(spec: BackboneSpec, weights: str | os.PathLike | None = None):
     """The Keras backbone (no top, no pooling) with ImageNet weights, or WeightsError with instructions."""
+    with BUILD_LOCK:
+        return _build(spec, weights)
+
+
+def _build(spec: BackboneSpec, weights):
     keras = _import_keras()
     # Keras refuses fixed input shapes under 71 px for Xception; a free-size input takes them fine.
     shape = (spec.height, spec.width, 3) if min(spec.height, spec.width) >= 75 else (None, None, 3)
@@ -101,6 +113,8 @@ class FeatureCache:
 
     def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False):
         self.spec, self.weights, self.batch_size, self.flip = spec, weights, batch_size, flip
+        if weights and not Path(weights).is_file():      # said explicitly: check now, even if all is cached
+            raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
         suffix = "-flip" if flip else ""
         self.path = config.cache_dir(cache_dir) / "features" / f"{spec.key}{suffix}.npz"
         self._model = None

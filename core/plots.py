@@ -163,3 +163,30 @@ def embedding_scatter(points: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Embedding map (t-SNE of test images; same colour and close = same person?)",
                       xaxis_visible=False, yaxis_visible=False, **{**LAYOUT, "height": 520})
     return fig
+
+
+# ----------------------------------------------------------------------------- attributes
+def probability_bars(probs: pd.Series, thresholds: dict, names: dict | None = None, title: str = "") -> go.Figure:
+    """Horizontal bars of each attribute's probability; green where it passes its threshold."""
+    probs = probs.sort_values()
+    names = names or {}
+    passed = [p >= thresholds.get(a, 0.5) for a, p in probs.items()]
+    fig = go.Figure(go.Bar(
+        x=probs.values, y=[names.get(a, a) for a in probs.index], orientation="h",
+        marker_color=["#54A24B" if ok else "#BAB0AC" for ok in passed],
+        customdata=[thresholds.get(a, 0.5) for a in probs.index],
+        hovertemplate="%{y}: %{x:.1%} (threshold %{customdata:.2f})<extra></extra>"))
+    fig.update_layout(title=title or "Probability per attribute (green: predicted)", xaxis_tickformat=".0%",
+                      xaxis_range=[0, 1], **{**LAYOUT, "height": max(300, 18 * len(probs) + 80)})
+    return fig
+
+
+def attribute_scores(per: pd.DataFrame, metric: str = "mA") -> go.Figure:
+    d = per.sort_values(metric)
+    fig = go.Figure(go.Bar(x=d[metric], y=d["attribute"], orientation="h", marker_color="#4C78A8",
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.add_vline(x=0.5, line_dash="dot", annotation_text="chance")
+    fig.update_layout(title=f"Per-attribute {metric} on the test images (hard ones at the top)", xaxis_tickformat=".0%",
+                      xaxis_range=[0, 1], **{**LAYOUT, "height": max(340, 18 * len(d) + 100)})
+    fig.update_yaxes(autorange="reversed")
+    return fig

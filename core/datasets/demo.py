@@ -2,7 +2,7 @@
 
 ``ensure_demo(cache_dir)`` writes (once; later calls reuse it) a data folder laid out like the real one::
 
-    demo-v1-seed0/
+    demo-v2-seed0/
       VIPeR/cam_a/{id}_{angle}.png, VIPeR/cam_b/...      synthetic pedestrians, two cameras
       PETA/PETA dataset/Demo/archive/{id}_{cam}.png        the same pedestrians with Label.txt
       ml-latest-small/ratings.csv, movies.csv              synthetic ratings with planted taste groups
@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-VERSION = 1
+VERSION = 2
 N_IDENTITIES = 300
 HEIGHT, WIDTH = 128, 48
 N_USERS, N_MOVIES = 320, 500
@@ -89,7 +89,7 @@ def person_tokens(p: dict) -> list[str]:
     tokens = ["personalMale" if p["male"] else "personalFemale",
               "hairLong" if p["hair_long"] else "hairShort", "hair" + p["hair"],
               "upperBody" + p["upper_colour"], "lowerBody" + p["lower_colour"],
-              "lowerBody" + p["lower"], "carrying" + p["carry"], "accessoryNothing"]
+              "lowerBody" + p["lower"], "carrying" + p["carry"]]
     if p["upper"] == "Tshirt":
         tokens += ["upperBodyTshirt", "upperBodyShortSleeve", "upperBodyCasual"]
     elif p["upper"] == "Jacket":

@@ -57,16 +57,16 @@ def lbp_codes(gray: np.ndarray) -> np.ndarray:
 
 
 def _row_max_histograms(codes: np.ndarray, n_bins: int) -> np.ndarray:
-    """Per row of windows, the max over horizontal positions of each window's histogram."""
-    h, w = codes.shape
-    rows = []
-    for y in range(0, h - WIN + 1, STEP):
-        best = np.zeros(n_bins)
-        for x in range(0, w - WIN + 1, STEP):
-            hist = np.bincount(codes[y:y + WIN, x:x + WIN].ravel(), minlength=n_bins)
-            np.maximum(best, hist, out=best)
-        rows.append(best)
-    return np.array(rows)
+    """Per row of windows, the max over horizontal positions of each window's histogram.
+
+    All windows at once: each window's codes are offset by ``window index x n_bins`` so that a single
+    ``bincount`` gives every window's histogram."""
+    windows = np.lib.stride_tricks.sliding_window_view(codes, (WIN, WIN))[::STEP, ::STEP]
+    rows, cols = windows.shape[:2]
+    flat = windows.reshape(rows * cols, WIN * WIN)
+    offsets = (np.arange(rows * cols) * n_bins)[:, None]
+    hist = np.bincount((flat + offsets).ravel(), minlength=rows * cols * n_bins)
+    return hist.reshape(rows, cols, n_bins).max(1).astype(np.float64)
 
 
 def lomo(image: np.ndarray) -> np.ndarray:

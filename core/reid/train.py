@@ -233,8 +233,11 @@ def load(stem) -> ReidModel:
 
     from . import losses  # noqa: F401  (registers the project's losses)
 
+    from ..backbones import BUILD_LOCK
+
     try:
-        model = keras.models.load_model(path, safe_mode=True, compile=False)
+        with BUILD_LOCK:
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:    # a corrupt zip / h5 raises many types
         raise artifacts.ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
     return ReidModel(card["method"], card, keras_model=model, history=card.get("history", []))
@@ -252,6 +255,13 @@ def _split_frames(ds: ReidDataset, split: Split):
 
 def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None) -> ReidModel:
     """Train ``cfg.method`` on the split's training identities (plus ``extra`` identities, if given)."""
+    from ..backbones import BUILD_LOCK
+
+    with BUILD_LOCK:        # one Keras build at a time per process (see core.backbones.BUILD_LOCK)
+        return _train(ds, split, cfg, progress, extra)
+
+
+def _train(ds, split, cfg, progress, extra) -> ReidModel:
     if cfg.method not in METHODS:
         raise StudioError(f"unknown method '{cfg.method}'; choose one of {', '.join(METHODS)}")
     train_f, _ = _split_frames(ds, split)

@@ -96,3 +96,21 @@ def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path):
     expect(ranked).to_have_count(10, timeout=LONG)
     expect(page.get_by_text(re.compile(r"^#1 id "))).to_be_visible()
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+@pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+def test_attributes_upload_shows_probability_bars(page, server, demo_dir):
+    page.goto(server + "/attributes")
+    expect(page.get_by_role("heading", name="Attributes")).to_be_visible(timeout=LONG)
+    no_model = page.get_by_text("No saved attribute model")
+    model_box = page.get_by_text("Model", exact=True)
+    expect(no_model.or_(model_box)).to_be_visible(timeout=LONG)
+    if no_model.is_visible():
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Trained and saved attr-xception")).to_be_visible(timeout=300_000)
+    photo = next((demo_dir / "VIPeR" / "cam_b").glob("001_*.png"))
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    expect(page.get_by_text(f"Attributes of {photo.name}")).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Predicted:")).to_be_visible(timeout=LONG)
+    expect(page.locator(".js-plotly-plot .bars").first).to_be_visible(timeout=LONG)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)

@@ -1,4 +1,5 @@
 """The loaders on the real datasets in ../shared/data (skipped when they are absent)."""
+import numpy as np
 import pytest
 
 from core.datasets import catalog, splits
@@ -37,3 +38,12 @@ def test_peta(real_data):
     assert len(ds.frame) == 14_437
     assert ds.frame.footwearSneaker.sum() > 500 and "footwearSneakers" not in ds.attributes
     assert any("TownCentre: 6 label lines have no images" in p for p in ds.problems)
+
+
+def test_peta_has_the_35_standard_attributes(real_data):
+    from core.attributes import labels as L
+
+    ds = load("attributes", real_data)
+    assert L.available(ds.attributes) == L.PETA35
+    Y = ds.labels(L.PETA35)
+    assert not np.isnan(Y).any() and (Y.sum(0) > 0).all()

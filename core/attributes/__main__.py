@@ -1,0 +1,128 @@
+"""``python -m core.attributes features | train | evaluate | predict``: pedestrian attributes.
+
+Examples::
+
+    python -m core.attributes features --data-dir ../shared/data --weights xception_notop.weights.h5
+    python -m core.attributes train --split random-image --out models/attr-xception
+    python -m core.attributes evaluate --model models/attr-xception --split person-disjoint
+    python -m core.attributes predict --model models/attr-xception photo1.jpg photo2.png
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import cli, config
+from ..datasets import catalog
+from ..images import load_image
+from . import labels as L
+from . import metrics, splits
+from . import train as A
+
+
+def _bar():
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def update(fraction, text, *_):
+        bar.n = int(fraction * 1000)
+        bar.set_description_str(text[:60])
+        bar.refresh()
+    return bar, update
+
+
+def _flags(p):
+    cli.add_common_flags(p)
+    p.add_argument("--weights", help="backbone ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
+    p.add_argument("--backbone", choices=["xception", "mobilenetv2"], default="xception")
+    p.add_argument("--size", default="128x64", help="backbone input HxW (default 128x64)")
+
+
+def _cfg(args, **kw) -> A.AttrConfig:
+    try:
+        h, w = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        from ..errors import StudioError
+
+        raise StudioError(f"--size must look like 128x64, got '{args.size}'") from None
+    return A.AttrConfig(backbone=args.backbone, height=h, width=w, seed=args.seed, weights=args.weights, **kw)
+
+
+def _print_report(summary: dict, per) -> None:
+    print(per[["attribute", "positives", "TPR", "TNR", "mA"]].round(3).to_string(index=False))
+    print(", ".join(f"{k} {v * 100:.1f}%" for k, v in summary.items()))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.attributes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fe = sub.add_parser("features", help="compute and cache backbone features for the whole dataset")
+    _flags(fe)
+    tr = sub.add_parser("train", help="train the heads (features are cached first), tune thresholds, save")
+    _flags(tr)
+    tr.add_argument("--split", choices=["random-image", "person-disjoint"], default="random-image")
+    tr.add_argument("--epochs", type=int, default=80)
+    tr.add_argument("--no-weighting", action="store_true", help="plain BCE instead of DeepMAR weights")
+    tr.add_argument("--out", help="model path without extension (default: <model dir>/attr-<backbone>-<split>)")
+    ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
+    cli.add_common_flags(ev)
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--split", choices=["random-image", "person-disjoint"])
+    pr = sub.add_parser("predict", help="per-attribute probabilities for image files")
+    pr.add_argument("--model", required=True)
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--weights")
+    args = parser.parse_args(argv)
+
+    if args.command == "predict":
+        model = A.load(args.model)
+        images = [load_image(p) for p in args.images]
+        probs = model.predict_images(images, args.weights)
+        decided = model.decide(probs)
+        for path, (_, row), flags in zip(args.images, probs.iterrows(), decided):
+            yes = [L.words(a) for a, f in zip(model.attributes, flags) if f]
+            print(f"{path}: {', '.join(yes) or '(no attribute above its threshold)'}")
+            for a in model.attributes:
+                print(f"  {a:24s} {row[a]:.3f}")
+        return 0
+    ds = catalog.load(catalog.resolve("attributes", args.data_dir, args.cache_dir, args.seed))
+    print(f"data: {ds.name} ({len(ds.frame)} images, {ds.frame.person.nunique()} persons)", file=sys.stderr)
+    if args.command == "features":
+        cfg = _cfg(args)
+        bar, update = _bar()
+        F = A.dataset_features(ds, cfg, args.cache_dir, update)
+        bar.close()
+        print(f"{F.shape[0]} feature vectors of size {F.shape[1]} cached for {cfg.backbone_spec().key}")
+        return 0
+    if args.command == "train":
+        cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting)
+        bar, update = _bar()
+        model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
+        bar.close()
+        out = Path(args.out) if args.out else config.model_dir() / f"attr-{cfg.backbone}-{args.split}"
+        model.save(out)
+        _print_report(report["summary"], report["per_attribute"])
+        print(f"saved {out}.keras and {out}.json")
+        return 0
+    model = A.load(args.model)
+    cfg = A.AttrConfig(**{**model.card["config"], "split": args.split or model.card["config"]["split"]})
+    F = A.dataset_features(ds, cfg, args.cache_dir)
+    split = splits.make(ds.frame, cfg.split, cfg.seed)
+    Y = ds.labels(model.attributes) if all(a in ds.attributes for a in model.attributes) else None
+    if Y is None:
+        from ..errors import StudioError
+
+        raise StudioError("this dataset lacks some of the model's attributes")
+    pred = model.decide(model.probabilities(F[split.test]))
+    _print_report(metrics.summary(Y[split.test], pred, model.attributes),
+                  metrics.label_based(Y[split.test], pred, model.attributes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

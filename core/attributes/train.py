@@ -1,0 +1,246 @@
+"""Training, thresholds, evaluation, saving, loading and prediction of attribute models.
+
+Pipeline: backbone features for every image are computed once and cached on disk (keyed by image
+content and backbone, ``core.backbones.FeatureCache``); the heads train on them in seconds with early
+stopping on the validation loss; a threshold per binary attribute is tuned on validation to maximise
+(TPR + TNR) / 2, which is what mA rewards; the test set is scored once.
+
+Saved: ``NAME.keras`` (the heads) and ``NAME.json`` (card: labels, groups, thresholds, backbone, split,
+seed, metrics, date, sha256 of the heads file). Prediction rebuilds the backbone from the same weights.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import artifacts, backbones
+from ..datasets.attributes import AttributeDataset
+from ..errors import StudioError
+from . import labels as L
+from . import metrics, splits
+
+
+@dataclass
+class AttrConfig:
+    backbone: str = "xception"
+    height: int = 128
+    width: int = 64
+    split: str = "random-image"
+    seed: int = 0
+    epochs: int = 80
+    batch_size: int = 256
+    patience: int = 8
+    learning_rate: float = 1e-3
+    weighted: bool = True          # DeepMAR class-imbalance weights
+    tune_thresholds: bool = True
+    weights: str | None = None     # backbone ImageNet weights file
+
+    def backbone_spec(self) -> backbones.BackboneSpec:
+        return backbones.BackboneSpec(self.backbone, self.height, self.width, "avg")
+
+
+@dataclass
+class AttributeModel:
+    heads: object
+    card: dict
+    history: list = field(default_factory=list)
+    _backbone: object = None
+
+    @property
+    def attributes(self) -> list[str]:
+        return self.card["attributes"]
+
+    @property
+    def binary(self) -> list[str]:
+        return self.card["binary"]
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        return self.card["groups"]
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.card["thresholds"]
+
+    def probabilities(self, features: np.ndarray) -> pd.DataFrame:
+        """One column per attribute (group members get their softmax share) plus ``<group>: none``."""
+        out = self.heads.predict(features, verbose=0, batch_size=1024)
+        cols = {}
+        for a in self.binary:
+            cols[a] = np.asarray(out[a]).reshape(-1)
+        for g, members in self.groups.items():
+            probs = np.asarray(out[g])
+            for i, m in enumerate(members):
+                cols[m] = probs[:, i]
+            cols[f"{g}: none"] = probs[:, -1]
+        return pd.DataFrame(cols)
+
+    def decide(self, probs: pd.DataFrame, threshold: float | None = None) -> np.ndarray:
+        """0/1 per attribute in ``self.attributes`` order. Binary: prob >= threshold (tuned ones when
+        ``threshold`` is None); group members: 1 for the most probable class of the group."""
+        pred = np.zeros((len(probs), len(self.attributes)))
+        for j, a in enumerate(self.attributes):
+            if a in self.binary:
+                t = self.thresholds.get(a, 0.5) if threshold is None else threshold
+                pred[:, j] = probs[a].to_numpy() >= t
+        for g, members in self.groups.items():
+            block = probs[members + [f"{g}: none"]].to_numpy()
+            best = block.argmax(1)
+            for i, m in enumerate(members):
+                pred[:, self.attributes.index(m)] = best == i
+        return pred
+
+    @property
+    def spec(self) -> backbones.BackboneSpec:
+        return backbones.BackboneSpec(**self.card["backbone"])
+
+    def features(self, images: list[np.ndarray], weights=None) -> np.ndarray:
+        if self._backbone is None:
+            self._backbone = backbones.FeatureCache(self.spec, weights=weights or self.card.get("weights_file"))
+        return self._backbone.embed_images(images)
+
+    def predict_images(self, images: list[np.ndarray], weights=None) -> pd.DataFrame:
+        return self.probabilities(self.features(images, weights))
+
+    def save(self, stem) -> Path:
+        stem = Path(stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=".keras", dir=stem.parent)
+        os.close(fd)
+        try:
+            self.heads.save(tmp)
+            data = Path(tmp).read_bytes()
+            os.replace(tmp, stem.with_suffix(".keras"))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        card = {**self.card, "kind": "attributes-keras", "saved": artifacts.now(), "history": self.history,
+                "keras_sha256": artifacts.sha256(data)}
+        artifacts.atomic_write_json(stem.with_suffix(".json"), card)
+        return stem.with_suffix(".json")
+
+
+def load(stem) -> AttributeModel:
+    stem = Path(stem)
+    if stem.suffix in (".json", ".keras"):
+        stem = stem.with_suffix("")
+    card_path, path = stem.with_suffix(".json"), stem.with_suffix(".keras")
+    for p in (card_path, path):
+        if not p.is_file():
+            raise artifacts.ArtifactError(f"model file not found: {p}")
+    try:
+        card = json.loads(card_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise artifacts.ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
+    if card.get("kind") != "attributes-keras":
+        raise artifacts.ArtifactError(f"{card_path}: not an attribute model card")
+    if artifacts.sha256(path.read_bytes()) != card.get("keras_sha256"):
+        raise artifacts.ArtifactError(f"{path}: the model file does not match its card (changed or corrupt)")
+    import keras
+
+    from . import models  # noqa: F401  (registers the losses)
+
+    try:
+        with backbones.BUILD_LOCK:
+            heads = keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:
+        raise artifacts.ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    missing = [a for a in card.get("binary", []) + list(card.get("groups", {})) if a not in heads.output]
+    if missing:
+        raise artifacts.ArtifactError(f"{card_path}: the card names heads the model does not have ({missing[0]})")
+    return AttributeModel(heads, card, card.get("history", []))
+
+
+def _targets(Y: np.ndarray, attributes, binary, groups, idx):
+    t = {a: Y[idx, attributes.index(a)][:, None] for a in binary}
+    for g, members in groups.items():
+        t[g] = L.group_targets(Y[idx], attributes, members)
+    return t
+
+
+def tune_thresholds(probs: pd.DataFrame, Y: np.ndarray, attributes: list[str], binary: list[str]) -> dict:
+    grid = np.linspace(0.05, 0.95, 37)
+    out = {}
+    for a in binary:
+        y = Y[:, attributes.index(a)]
+        known = ~np.isnan(y)
+        t, p = y[known] > 0.5, probs[a].to_numpy()[known]
+        if t.all() or (~t).all():
+            out[a] = 0.5
+            continue
+        scores = [((p >= g) & t).sum() / t.sum() + ((p < g) & ~t).sum() / (~t).sum() for g in grid]
+        out[a] = float(grid[int(np.argmax(scores))])
+    return out
+
+
+def dataset_features(ds: AttributeDataset, cfg: AttrConfig, cache_dir=None, progress=None) -> np.ndarray:
+    cache = backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights)
+    return cache.features(list(ds.frame.path), progress)
+
+
+def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = None, progress=None,
+          cache_dir=None, attributes: list[str] | None = None) -> tuple[AttributeModel, dict]:
+    """Train heads; returns the model and a report (metrics on the test part, per-attribute table)."""
+    import keras
+
+    from . import models
+
+    attrs = L.available(ds.attributes, attributes)
+    binary, groups = L.layout(attrs)
+    t0 = time.perf_counter()
+    if features is None:
+        features = dataset_features(ds, cfg, cache_dir, progress)
+    feature_s = time.perf_counter() - t0
+    Y = ds.labels(attrs)
+    split = splits.make(ds.frame, cfg.split, cfg.seed)
+    if min(len(split.train), len(split.val), len(split.test)) == 0:
+        raise StudioError("the dataset is too small to split into train / validation / test")
+    share = np.nanmean(Y[split.train], axis=0)
+    with backbones.BUILD_LOCK:
+        heads = models.build_heads(features.shape[1], binary, groups, cfg.seed)
+    losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attrs.index(a)], nan=0.5)), cfg.weighted)
+              for a in binary}
+    losses.update({g: models.MaskedSparseCCE() for g in groups})
+    heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses)
+    history: list = []
+
+    class Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
+            history.append({"epoch": epoch + 1, **logs})
+            if progress is not None:
+                progress((epoch + 1) / cfg.epochs, f"epoch {epoch + 1}, loss {logs.get('loss', 0):.4f}, "
+                         f"val {logs.get('val_loss', 0):.4f}")
+
+    t1 = time.perf_counter()
+    heads.fit(features[split.train], _targets(Y, attrs, binary, groups, split.train),
+              validation_data=(features[split.val], _targets(Y, attrs, binary, groups, split.val)),
+              epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, shuffle=True,
+              callbacks=[keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True), Report()])
+    train_s = time.perf_counter() - t1
+    card = {"attributes": attrs, "binary": binary, "groups": groups, "thresholds": {a: 0.5 for a in binary},
+            "backbone": asdict(cfg.backbone_spec()), "config": asdict(cfg), "data": str(ds.root),
+            "dataset": ds.name, "split": {"name": split.name, "seed": split.seed, "train": len(split.train),
+                                          "val": len(split.val), "test": len(split.test)},
+            "seed": cfg.seed, "date": artifacts.now(), "weights_file": cfg.weights}
+    model = AttributeModel(heads, card, history)
+    if cfg.tune_thresholds:
+        card["thresholds"] = tune_thresholds(model.probabilities(features[split.val]), Y[split.val], attrs, binary)
+    probs = model.probabilities(features[split.test])
+    pred = model.decide(probs)
+    per = metrics.label_based(Y[split.test], pred, attrs)
+    summary = metrics.summary(Y[split.test], pred, attrs)
+    pred05 = model.decide(probs, 0.5)
+    summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], pred05, attrs)["mA"].mean())
+    card["metrics"] = {split.name: summary}
+    card["per_attribute"] = per.round(4).to_dict(orient="records")
+    card["timing"] = {"features_s": feature_s, "train_s": train_s, "epochs_run": len(history)}
+    return model, {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs,
+                   "predictions": pred}

@@ -1,0 +1,139 @@
+"""Attributes: per-label probabilities for uploaded images, browse, attribute search, metrics."""
+import os
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import plots
+from core.attributes import labels as L
+from core.attributes import train as A
+from core.errors import StudioError
+from core.images import load_image
+from ui import attributes as ua
+from ui import state
+
+st.title(":material/checkroom: Attributes")
+st.caption("From one photo of a pedestrian, the probability of each attribute: gender, age group, clothing, "
+           "carried things. A network pre-trained on ImageNet extracts features; one small head per attribute "
+           "answers.")
+
+source, ds, error = state.load_dataset("attributes")
+if error:
+    (st.warning if ds is not None else st.error)(error)
+if ds is None:
+    st.stop()
+st.markdown(f"**Data:** {source.label} · {len(ds.frame):,} images · {ds.frame.person.nunique():,} persons")
+
+SPLITS = {"random-image": "Random images (50/10/40; the same person can be in train and test)",
+          "person-disjoint": "Person-disjoint (no person in two parts; the honest one)"}
+with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
+    split_kind = st.radio("Split", list(SPLITS), format_func=SPLITS.get, key="attr_split")
+    weighted = st.toggle("Weight rare attributes (DeepMAR)", value=True, key="attr_weighted")
+    st.caption("Backbone features are computed once per image and cached; the heads then train in seconds.")
+    if st.button("Train", type="primary", key="attr_train"):
+        bar = st.progress(0.0, text="Starting…")
+        cfg = A.AttrConfig(split=split_kind, weighted=weighted, weights=ua.weights())
+        try:
+            model, report = A.train(ds, cfg, progress=lambda f, t: bar.progress(min(1.0, f), text=t))
+            stem = ua.model_dir() / f"attr-{cfg.backbone}-{ds.name.replace(' ', '_')}-{split_kind}"
+            model.save(stem)
+            st.success(f"Trained and saved {stem.name}: mA {report['summary']['mA']:.1%} on the test images.")
+        except StudioError as exc:
+            st.error(str(exc))
+
+cards = ua.saved_models(str(ds.root))
+if not cards:
+    st.info("No saved attribute model for this data yet: train one above.")
+    st.stop()
+
+
+def label(c):
+    m = next(iter(c.get("metrics", {}).values()), {})
+    return f"{c['backbone']['name']} · {c['split']['name']} · mA {m.get('mA', float('nan')):.1%} · {c.get('saved', '')[:16]}"
+
+
+labels_map = {label(c): c for c in cards}
+card = labels_map[st.selectbox("Model", list(labels_map), key="attr_model")]
+mtime = os.path.getmtime(card["stem"] + ".json")
+try:
+    model = ua.load_model(card["stem"], mtime)
+except StudioError as exc:
+    st.error(str(exc))
+    st.stop()
+names = {a: L.words(a) for a in model.attributes}
+
+tab_pred, tab_browse, tab_search, tab_metrics = st.tabs(["Predict", "Browse", "Search", "Metrics"])
+
+with tab_pred:
+    files = st.file_uploader("Photos of pedestrians", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+                             accept_multiple_files=True, key="attr_upload")
+    tuned = st.toggle("Use the thresholds tuned on validation", value=True, key="attr_tuned")
+    threshold = None if tuned else st.slider("Threshold", 0.05, 0.95, 0.5, 0.05, key="attr_threshold")
+    for f in files or []:
+        try:
+            image = load_image(f.getvalue(), name=f.name)
+        except StudioError as exc:
+            st.error(f"{f.name} cannot be used: {exc.reason}")
+            continue
+        try:
+            probs = model.predict_images([image], ua.weights()).iloc[0]
+        except StudioError as exc:
+            st.error(str(exc))
+            break
+        decided = model.decide(probs.to_frame().T, threshold)[0]
+        thresholds = model.thresholds if threshold is None else {a: threshold for a in model.binary}
+        c1, c2 = st.columns([1, 3])
+        c1.image(image, caption=f.name, width=120)
+        yes = [names[a] for a, d in zip(model.attributes, decided) if d]
+        c1.markdown("**Predicted:** " + (", ".join(yes) if yes else "nothing above its threshold"))
+        c2.plotly_chart(plots.probability_bars(probs[model.binary], thresholds, names, f"Attributes of {f.name}"),
+                        key=f"bars_{f.file_id}")
+        for g, members in model.groups.items():
+            gp = probs[members + [f"{g}: none"]]
+            c2.plotly_chart(plots.probability_bars(gp, {m: float(gp.max()) for m in gp.index},
+                                                   {**names, f"{g}: none": "none of these"}, f"{g} (one of)"),
+                            key=f"group_{g}_{f.file_id}")
+
+split, test_probs = ua.test_probabilities(card["stem"], mtime, str(ds.root), ds)
+test_frame = ds.frame.iloc[split.test].reset_index(drop=True)
+truth = ds.labels(model.attributes)[split.test]
+pred = model.decide(test_probs)
+
+with tab_browse:
+    attr = st.selectbox("Show test images where this attribute is true", model.attributes,
+                        format_func=names.get, key="browse_attr")
+    j = model.attributes.index(attr)
+    rows = np.nonzero(truth[:, j] == 1)[0][:12]
+    st.caption(f"{int((truth[:, j] == 1).sum())} test images have it; the model says yes for "
+               f"{int(pred[:, j].sum())}. ✓ right, ✗ wrong, per image, for this attribute.")
+    cols = st.columns(6)
+    for k, i in enumerate(rows):
+        ok = pred[i, j] == truth[i, j]
+        cols[k % 6].image(load_image(test_frame.path[i]), width=90,
+                          caption=f"{'✓' if ok else '✗'} p={test_probs[attr][i]:.2f}")
+
+with tab_search:
+    wanted = st.multiselect("Find people with", model.attributes, default=model.attributes[:1],
+                            format_func=names.get, key="search_attrs")
+    if wanted:
+        joint = np.prod(np.stack([test_probs[a].to_numpy() for a in wanted]), axis=0)
+        top = np.argsort(-joint, kind="stable")[:12]
+        cols = st.columns(6)
+        for k, i in enumerate(top):
+            has = all(truth[i, model.attributes.index(a)] == 1 for a in wanted)
+            cols[k % 6].image(load_image(test_frame.path[i]), width=90,
+                              caption=f"#{k + 1} p={joint[i]:.2f} {'✓' if has else '✗'}")
+        st.caption("Ranked by the product of the chosen attributes' probabilities; ✓ when the ground truth has them all.")
+
+with tab_metrics:
+    per = pd.DataFrame(card.get("per_attribute", []))
+    summary = next(iter(card.get("metrics", {}).values()), {})
+    cols = st.columns(len(summary) or 1)
+    for col, (k, v) in zip(cols, summary.items()):
+        col.metric(k, f"{v:.1%}")
+    if not per.empty:
+        st.plotly_chart(plots.attribute_scores(per), key="attr_scores")
+        st.dataframe(per, hide_index=True)
+    st.caption("mA: mean over attributes of (true-positive rate + true-negative rate) / 2. Instance-based "
+               "accuracy / precision / recall / F1 compare each image's predicted and true label sets.")

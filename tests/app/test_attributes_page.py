@@ -1,0 +1,72 @@
+"""AppTest of the Attributes page (needs Xception's ImageNet weights: ../shared/weights or the env var)."""
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT
+
+PAGE = "pages/4_Attributes.py"
+pytestmark = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=600)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert any("No saved attribute model" in i.value for i in at.info)   # nothing trained on page load
+    at.button(key="attr_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Trained and saved attr-xception") for s in at.success)
+    return at
+
+
+def charts(at):
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def png(arr, mode=None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_upload_gives_probability_bars(trained, demo_dir):
+    at = trained
+    person = (demo_dir / "VIPeR" / "cam_a").glob("000_*.png").__next__().read_bytes()
+    gray16 = png((np.arange(128 * 48).reshape(128, 48) * 9).astype(np.uint16))
+    at.file_uploader(key="attr_upload").set_value([("person.png", person, "image/png"),
+                                                     ("gray16.png", gray16, "image/png"),
+                                                     ("notes.jpg", b"hello", "image/jpeg")])
+    at.run()
+    assert not at.exception
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert "Attributes of person.png" in titles and "Attributes of gray16.png" in titles
+    bars = next(c for c in charts(at) if c["layout"]["title"]["text"] == "Attributes of person.png")
+    assert len(bars["data"][0]["y"]) >= 10
+    assert any("notes.jpg cannot be used" in e.value for e in at.error)
+    assert any(m.value.startswith("**Predicted:**") and "jeans" in m.value for m in at.markdown)
+    at.toggle(key="attr_tuned").set_value(False).run()
+    at.slider(key="attr_threshold").set_value(0.95).run()
+    assert not at.exception
+
+
+def test_browse_search_and_metrics(trained):
+    at = trained
+    at.selectbox(key="browse_attr").select("carryingBackpack").run()
+    marks = [c for el in at.get("image") for c in el.captions if c[:1] in "✓✗"]
+    assert marks and sum(c.startswith("✓") for c in marks) > len(marks) / 2
+    at.multiselect(key="search_attrs").set_value(["lowerBodyJeans", "carryingMessengerBag"]).run()
+    ranked = [c for el in at.get("image") for c in el.captions if c.startswith("#")]
+    assert len(ranked) == 12 and ranked[0].startswith("#1 p=")
+    assert sum(c.endswith("✓") for c in ranked[:6]) >= 3
+    labels = {m.label for m in at.metric}
+    assert {"mA", "accuracy", "precision", "recall", "F1"} <= labels
+    assert any("Per-attribute mA" in c["layout"]["title"]["text"] for c in charts(at))

@@ -1,0 +1,110 @@
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import cli
+from core.artifacts import ArtifactError
+from core.attributes import __main__ as attr_cli
+from core.attributes import labels as L
+from core.attributes import metrics, models, splits
+from core.attributes import train as A
+from core.datasets import catalog
+
+needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+
+
+def test_peta35_names_and_groups():
+    assert len(L.PETA35) == 35 and len(set(L.PETA35)) == 35
+    binary, groups = L.layout(L.PETA35)
+    assert groups == {"age": ["personalLess30", "personalLess45", "personalLess60", "personalLarger60"]}
+    assert len(binary) == 31 and "personalLess30" not in binary
+    assert L.available(["a", "personalMale"]) == ["personalMale"] and L.available(["a", "b"]) == ["a", "b"]
+
+
+def test_group_targets_none_and_unknown():
+    attrs = ["x", "g1", "g2"]
+    Y = np.array([[1, 0, 1], [0, 0, 0], [1, np.nan, 0], [0, 1, 0]], np.float32)
+    assert L.group_targets(Y, attrs, ["g1", "g2"]).tolist() == [1, 2, -1, 0]
+
+
+def test_masked_weighted_bce_matches_numpy():
+    y = np.array([1, 0, np.nan, 1, 0], np.float32)
+    p = np.array([0.9, 0.2, 0.5, 0.3, 0.6], np.float32)
+    share = 0.3
+    w_pos, w_neg = math.exp(1 - share), math.exp(share)
+    k = ~np.isnan(y)
+    ref = -(w_pos * y[k] * np.log(p[k]) + w_neg * (1 - y[k]) * np.log(1 - p[k])).mean()
+    got = float(models.MaskedWeightedBCE(share)(y[:, None], p[:, None]))
+    assert got == pytest.approx(ref, rel=1e-5)
+    plain = float(models.MaskedWeightedBCE(share, weighted=False)(y[:, None], p[:, None]))
+    assert plain == pytest.approx(-(y[k] * np.log(p[k]) + (1 - y[k]) * np.log(1 - p[k])).mean(), rel=1e-5)
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    cce = float(models.MaskedSparseCCE()(np.array([0, -1]), probs))
+    assert cce == pytest.approx(-math.log(0.7), rel=1e-5)
+
+
+def test_metrics_by_hand():
+    y = np.array([[1, 0], [1, 1], [0, np.nan], [0, 0]], np.float64)
+    p = np.array([[1, 0], [0, 1], [1, 1], [0, 1]], np.float64)
+    per = metrics.label_based(y, p, ["a", "b"]).set_index("attribute")
+    # a: P = 2 (TP 1), N = 2 (TN 1) -> (0.5 + 0.5) / 2; b: P = 1 (TP 1), N = 2 (TN 1) -> (1 + 0.5) / 2
+    assert per.loc["a", "mA"] == 0.5 and per.loc["b", "mA"] == 0.75
+    inst = metrics.instance_based(y, p)
+    # per image (known labels only): acc 1, 1/2, 0/1, 0/1 ; prec 1, 1, 0, 0 ; rec 1, 1/2, 0 (empty), 0 (empty)
+    assert inst["accuracy"] == pytest.approx((1 + 0.5 + 0 + 0) / 4)
+    assert inst["precision"] == pytest.approx(0.5) and inst["recall"] == pytest.approx(1.5 / 4)
+    s = metrics.summary(y, p, ["a", "b"])
+    assert s["mA"] == pytest.approx(0.625) and s["F1"] == pytest.approx(2 * 0.5 * 0.375 / 0.875)
+
+
+def test_splits_proportions_and_person_disjointness():
+    frame = pd.DataFrame({"person": [f"s/{i // 3}" for i in range(300)]})
+    r = splits.random_image_split(frame, 0)
+    assert (len(r.train), len(r.val), len(r.test)) == (150, 30, 120)
+    assert len(set(r.train) | set(r.val) | set(r.test)) == 300
+    p = splits.person_split(frame, 0)
+    parts = [set(frame.person[idx]) for idx in (p.train, p.val, p.test)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert len(p.train) + len(p.val) + len(p.test) == 300
+    assert np.array_equal(splits.person_split(frame, 0).test, p.test)
+
+
+@pytest.fixture(scope="module")
+def demo_attrs(demo_dir):
+    return catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
+
+
+@needs_weights
+def test_short_run_beats_majority_and_round_trips(demo_attrs, tmp_path):
+    model, report = A.train(demo_attrs, A.AttrConfig(epochs=40))
+    per = report["per_attribute"].set_index("attribute")
+    for planted in ["personalMale", "carryingBackpack", "lowerBodyJeans", "lowerBodyShorts", "upperBodyTshirt"]:
+        assert per.loc[planted, "mA"] > 0.6, (planted, per.loc[planted].to_dict())   # majority guess: 0.5
+    assert report["summary"]["mA"] > 0.65
+    split = report["split"]
+    Y = demo_attrs.labels(model.attributes)[split.test]
+    majority = (np.nanmean(Y, 0) >= 0.5).astype(float)
+    acc_model = (report["predictions"] == Y).mean()
+    acc_major = (np.tile(majority, (len(Y), 1)) == Y).mean()
+    assert acc_model > acc_major
+    model.save(tmp_path / "a")
+    again = A.load(tmp_path / "a")
+    F = A.dataset_features(demo_attrs, A.AttrConfig(**again.card["config"]))
+    assert np.allclose(again.probabilities(F[split.test]).to_numpy(), report["probabilities"].to_numpy(), atol=1e-5)
+    assert again.thresholds == model.thresholds
+    (tmp_path / "a.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ArtifactError, match="does not match its card"):
+        A.load(tmp_path / "a")
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert cli.run(attr_cli.main, ["predict", "--model", str(tmp_path / "none"), "x.png"]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    assert cli.run(attr_cli.main, ["train", "--size", "big"]) == 2
+    assert "--size must look like 128x64" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert cli.run(attr_cli.main, ["features", "--weights", str(tmp_path / "missing.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "weights file not found" in err and "STUDIO_XCEPTION_WEIGHTS" in err

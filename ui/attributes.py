@@ -1,0 +1,47 @@
+"""Cached calls into core.attributes for the Attributes page."""
+from __future__ import annotations
+
+import json
+import os
+
+import streamlit as st
+
+from core import config
+from core.attributes import splits
+from core.attributes import train as A
+
+
+def model_dir():
+    return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
+
+
+def weights() -> str | None:
+    return os.environ.get(config.ENV_XCEPTION_WEIGHTS) or None
+
+
+def saved_models(dataset_root: str) -> list[dict]:
+    cards = []
+    for card in model_dir().glob("attr-*.json"):
+        try:
+            c = json.loads(card.read_text())
+        except (OSError, ValueError):
+            continue
+        if c.get("kind") == "attributes-keras" and c.get("data") == dataset_root:
+            cards.append({**c, "stem": str(card.with_suffix(""))})
+    return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_model(stem: str, mtime: float):
+    return A.load(stem)
+
+
+@st.cache_resource(show_spinner="Reading cached features…", max_entries=4)
+def test_probabilities(stem: str, mtime: float, data_root: str, _ds):
+    model = load_model(stem, mtime)
+    cfg = A.AttrConfig(**model.card["config"])
+    cfg.weights = cfg.weights or weights()
+    F = A.dataset_features(_ds, cfg)
+    split = splits.make(_ds.frame, cfg.split, cfg.seed)
+    probs = model.probabilities(F[split.test])
+    return split, probs
