@@ -100,7 +100,7 @@ def machine() -> str:
 
 def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> Path:
     """Write ``stem.npz`` then ``stem.json`` (the card, with kind, date and the npz checksum)."""
-    stem = Path(stem)
+    stem = _stem(stem)
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     data = buf.getvalue()
@@ -111,18 +111,12 @@ def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> P
 
 
 def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
-    stem = Path(stem)
-    if stem.suffix in (".json", ".npz"):
-        stem = stem.with_suffix("")
+    stem = _stem(stem)
     card_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
-    for p in (card_path, npz_path):
-        if not p.is_file():
-            raise ArtifactError(f"model file not found: {p}")
-    try:
-        card = json.loads(card_path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
-    if not isinstance(card, dict) or card.get("kind") != kind:
+    card = read_card(stem)
+    if not npz_path.is_file():
+        raise ArtifactError(f"model file not found: {npz_path}")
+    if card.get("kind") != kind:
         raise ArtifactError(f"{card_path}: not a {kind} model card")
     data = npz_path.read_bytes()
     if card.get("npz_sha256") != sha256(data):
@@ -133,3 +127,63 @@ def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{npz_path}: cannot read the model arrays ({exc})") from None
     return arrays, card
+
+
+def _stem(path) -> Path:
+    stem = Path(path)
+    return stem.with_suffix("") if stem.suffix in (".json", ".npz", ".keras") else stem
+
+
+def read_card(stem) -> dict:
+    """The JSON card beside a model (``stem.json``); ArtifactError when missing or not JSON."""
+    card_path = _stem(stem).with_suffix(".json")
+    if not card_path.is_file():
+        raise ArtifactError(f"model file not found: {card_path}")
+    try:
+        card = json.loads(card_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
+    if not isinstance(card, dict):
+        raise ArtifactError(f"{card_path}: the model card is not a JSON object")
+    return card
+
+
+def save_keras(stem, model, card: dict, kind: str) -> Path:
+    """Write ``stem.keras`` (via a temporary file, then rename) and then its card with the sha256."""
+    stem = _stem(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=".keras", dir=stem.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        data = Path(tmp).read_bytes()
+        os.replace(tmp, stem.with_suffix(".keras"))
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    atomic_write_json(stem.with_suffix(".json"), {**card, "kind": kind, "saved": now(), "keras_sha256": sha256(data)})
+    return stem.with_suffix(".json")
+
+
+def load_keras(stem, kind: str, lock=None):
+    """``(model, card)``: the card must be of ``kind`` and match the file's sha256; the model loads with
+    ``safe_mode=True`` (no arbitrary code), uncompiled. ``lock`` serialises Keras building."""
+    stem = _stem(stem)
+    card = read_card(stem)
+    if card.get("kind") != kind:
+        raise ArtifactError(f"{stem.with_suffix('.json')}: not a {kind} model card")
+    path = stem.with_suffix(".keras")
+    if not path.is_file():
+        raise ArtifactError(f"model file not found: {path}")
+    if sha256(path.read_bytes()) != card.get("keras_sha256"):
+        raise ArtifactError(f"{path}: the model file does not match its card (changed or corrupt)")
+    import contextlib
+
+    import keras
+
+    try:
+        with lock or contextlib.nullcontext():
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:    # a corrupt zip / h5 raises many types
+        raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    return model, card

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Iterable
+from typing import Callable
 
 from .errors import StudioError
 
@@ -17,11 +17,18 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, sampling and initialisation")
 
 
-def progress(iterable: Iterable, total: int | None = None, desc: str = ""):
-    """A tqdm progress bar on stderr (silent when stderr is not a terminal and CI is quiet)."""
+def progress_bar(desc: str = ""):
+    """``(bar, update)``: a tqdm bar on stderr and a ``update(fraction, text, *extra)`` callback for the
+    library's ``progress=`` parameters. Close the bar when done."""
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=1000, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def update(fraction: float, text: str = "", *_):
+        bar.n = int(min(1.0, fraction) * 1000)
+        bar.set_postfix_str(text[:60])
+        bar.refresh()
+    return bar, update
 
 
 def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:

@@ -3,13 +3,8 @@ oversubscribe the machine and can slow scikit-learn tenfold; ``limited`` caps th
 from __future__ import annotations
 
 import contextlib
-import os
 
 from threadpoolctl import threadpool_limits
-
-
-def default_threads() -> int:
-    return max(1, min(os.cpu_count() or 1, int(os.environ.get("STUDIO_THREADS", "0") or 0) or (os.cpu_count() or 1)))
 
 
 @contextlib.contextmanager

@@ -1,7 +1,6 @@
 """Cached calls into core.attributes for the Attributes page."""
 from __future__ import annotations
 
-import json
 import os
 
 import streamlit as st
@@ -9,10 +8,10 @@ import streamlit as st
 from core import config
 from core.attributes import splits
 from core.attributes import train as A
+from ui import state
 
 
-def model_dir():
-    return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
+model_dir = state.model_dir
 
 
 def weights() -> str | None:
@@ -20,15 +19,7 @@ def weights() -> str | None:
 
 
 def saved_models(dataset_root: str) -> list[dict]:
-    cards = []
-    for card in model_dir().glob("attr-*.json"):
-        try:
-            c = json.loads(card.read_text())
-        except (OSError, ValueError):
-            continue
-        if c.get("kind") == "attributes-keras" and c.get("data") == dataset_root:
-            cards.append({**c, "stem": str(card.with_suffix(""))})
-    return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)
+    return state.saved_models("attr-", ("attributes-keras",), dataset_root)
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

@@ -1,32 +1,18 @@
 """Cached calls into core.reid for the Re-identification page."""
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import streamlit as st
 
-from core import config
 from core.reid import protocols, search
 from core.reid import train as T
-
-
-def model_dir() -> Path:
-    return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
+from ui import state
 
 
 def saved_models(dataset_root: str) -> list[dict]:
-    """Cards of saved re-ID models trained on this dataset, newest first."""
-    cards = []
-    for card in model_dir().glob("reid-*.json"):
-        try:
-            c = json.loads(card.read_text())
-        except (OSError, ValueError):
-            continue
-        if c.get("kind") in ("reid-keras", "reid-lomo-xqda") and c.get("data") == dataset_root:
-            cards.append({**c, "stem": str(card.with_suffix(""))})
-    return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)
+    return state.saved_models("reid-", ("reid-keras", "reid-lomo-xqda"), dataset_root)
+
+
+model_dir = state.model_dir
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)

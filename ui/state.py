@@ -48,3 +48,23 @@ def load_dataset(kind: str):
         return source, dataset, None
     except StudioError as exc:
         return None, None, str(exc)
+
+
+def model_dir():
+    return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
+
+
+def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str) -> list[dict]:
+    """Cards of saved models (``<model dir>/<prefix>*.json``) of these kinds trained on this dataset,
+    newest first, each with its ``stem`` (path without extension). Unreadable cards are skipped."""
+    import json
+
+    cards = []
+    for card in model_dir().glob(f"{prefix}*.json"):
+        try:
+            c = json.loads(card.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(c, dict) and c.get("kind") in kinds and c.get("data") == dataset_root:
+            cards.append({**c, "stem": str(card.with_suffix(""))})
+    return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)

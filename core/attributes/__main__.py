@@ -23,18 +23,6 @@ from . import metrics, splits
 from . import train as A
 
 
-def _bar():
-    from tqdm import tqdm
-
-    bar = tqdm(total=1000, file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def update(fraction, text, *_):
-        bar.n = int(fraction * 1000)
-        bar.set_description_str(text[:60])
-        bar.refresh()
-    return bar, update
-
-
 def _flags(p):
     cli.add_common_flags(p)
     p.add_argument("--weights", help="backbone ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
@@ -94,14 +82,14 @@ def main(argv=None) -> int:
     print(f"data: {ds.name} ({len(ds.frame)} images, {ds.frame.person.nunique()} persons)", file=sys.stderr)
     if args.command == "features":
         cfg = _cfg(args)
-        bar, update = _bar()
+        bar, update = cli.progress_bar()
         F = A.dataset_features(ds, cfg, args.cache_dir, update)
         bar.close()
         print(f"{F.shape[0]} feature vectors of size {F.shape[1]} cached for {cfg.backbone_spec().key}")
         return 0
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting)
-        bar, update = _bar()
+        bar, update = cli.progress_bar()
         model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
         bar.close()
         out = Path(args.out) if args.out else config.model_dir() / f"attr-{cfg.backbone}-{args.split}"

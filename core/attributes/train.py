@@ -10,9 +10,6 @@ seed, metrics, date, sha256 of the heads file). Prediction rebuilds the backbone
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,51 +107,19 @@ class AttributeModel:
         return self.probabilities(self.features(images, weights))
 
     def save(self, stem) -> Path:
-        stem = Path(stem)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=".keras", dir=stem.parent)
-        os.close(fd)
-        try:
-            self.heads.save(tmp)
-            data = Path(tmp).read_bytes()
-            os.replace(tmp, stem.with_suffix(".keras"))
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        card = {**self.card, "kind": "attributes-keras", "saved": artifacts.now(), "history": self.history,
-                "keras_sha256": artifacts.sha256(data)}
-        artifacts.atomic_write_json(stem.with_suffix(".json"), card)
-        return stem.with_suffix(".json")
+        return artifacts.save_keras(stem, self.heads, {**self.card, "history": self.history}, KIND)
+
+
+KIND = "attributes-keras"
 
 
 def load(stem) -> AttributeModel:
-    stem = Path(stem)
-    if stem.suffix in (".json", ".keras"):
-        stem = stem.with_suffix("")
-    card_path, path = stem.with_suffix(".json"), stem.with_suffix(".keras")
-    for p in (card_path, path):
-        if not p.is_file():
-            raise artifacts.ArtifactError(f"model file not found: {p}")
-    try:
-        card = json.loads(card_path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise artifacts.ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
-    if card.get("kind") != "attributes-keras":
-        raise artifacts.ArtifactError(f"{card_path}: not an attribute model card")
-    if artifacts.sha256(path.read_bytes()) != card.get("keras_sha256"):
-        raise artifacts.ArtifactError(f"{path}: the model file does not match its card (changed or corrupt)")
-    import keras
-
     from . import models  # noqa: F401  (registers the losses)
 
-    try:
-        with backbones.BUILD_LOCK:
-            heads = keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:
-        raise artifacts.ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    heads, card = artifacts.load_keras(stem, KIND, backbones.BUILD_LOCK)
     missing = [a for a in card.get("binary", []) + list(card.get("groups", {})) if a not in heads.output]
     if missing:
-        raise artifacts.ArtifactError(f"{card_path}: the card names heads the model does not have ({missing[0]})")
+        raise artifacts.ArtifactError(f"{stem}: the card names heads the model does not have ({missing[0]})")
     return AttributeModel(heads, card, card.get("history", []))
 
 

@@ -39,18 +39,6 @@ def _specs(args) -> tuple[ProfileSpec, GMMSpec]:
     return profile, GMMSpec(args.covariance, args.n_init, args.reg_covar)
 
 
-def _bar(desc: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=1000, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def update(fraction: float, text: str):
-        bar.n = int(fraction * 1000)
-        bar.set_postfix_str(text)
-        bar.refresh()
-    return bar, update
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.clustering", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +78,7 @@ def main(argv=None) -> int:
         seeds = tuple(range(args.seed, args.seed + args.seeds))
         ks = tuple(range(1, args.k_max + 1))
         folder = pipeline.sweep_folder(config.cache_dir(args.cache_dir), profiles, ks, seeds, gmm_spec)
-        bar, update = _bar("sweep")
+        bar, update = cli.progress_bar("sweep")
         result = pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec, progress=update)
         bar.close()
         print(result.table().round(1).to_string(index=False))

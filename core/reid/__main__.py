@@ -27,18 +27,6 @@ from . import protocols, search
 from . import train as T
 
 
-def _bar():
-    from tqdm import tqdm
-
-    bar = tqdm(total=1000, file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def update(fraction, text, *_):
-        bar.n = int(fraction * 1000)
-        bar.set_description_str(text[:60])
-        bar.refresh()
-    return bar, update
-
-
 def _report(name: str, result) -> str:
     s = result.summary()
     return (f"{name}: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in s.items()) + f" ({result.n_queries} queries)")
@@ -91,7 +79,7 @@ def main(argv=None) -> int:
                 raise StudioError(f"{p}: no such file or folder")
         if not paths:
             raise StudioError("no images to embed")
-        bar, update = _bar()
+        bar, update = cli.progress_bar()
         emb = T.embed_paths(model, paths, update)
         bar.close()
         buf = io.BytesIO()
@@ -107,7 +95,7 @@ def main(argv=None) -> int:
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
-        bar, update = _bar()
+        bar, update = cli.progress_bar()
         model = T.train(ds, split, cfg, update)
         emb = T.test_embeddings(model, ds, split, progress=update)
         bar.close()

@@ -12,9 +12,6 @@ and renamed, the card last, so an interrupted save leaves the previous model int
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -142,10 +139,6 @@ def _sequences():
     return TripletSequence, PKSequence
 
 
-class _ProgressCallback:
-    pass
-
-
 def _callback(progress, epochs: int, history: list):
     import keras
 
@@ -188,58 +181,24 @@ class ReidModel:
         return evaluation.euclidean(q, g)
 
     def save(self, stem) -> Path:
-        stem = Path(stem)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        card = {**self.card, "saved": artifacts.now(), "history": self.history}
+        card = {**self.card, "history": self.history}
         if self.method == "lomo-xqda":
             return artifacts.save_arrays(stem, self.xqda.arrays(), card, kind="reid-lomo-xqda")
-        fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=".keras", dir=stem.parent)
-        os.close(fd)
-        try:
-            self.keras_model.save(tmp)
-            data = Path(tmp).read_bytes()
-            os.replace(tmp, stem.with_suffix(".keras"))
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        card.update(kind="reid-keras", keras_sha256=artifacts.sha256(data))
-        artifacts.atomic_write_json(stem.with_suffix(".json"), card)
-        return stem.with_suffix(".json")
+        return artifacts.save_keras(stem, self.keras_model, card, kind="reid-keras")
 
 
 def load(stem) -> ReidModel:
     """Load a saved model by its path without extension (or with .json / .keras / .npz)."""
-    stem = Path(stem)
-    if stem.suffix in (".json", ".keras", ".npz"):
-        stem = stem.with_suffix("")
-    card_path = stem.with_suffix(".json")
-    if not card_path.is_file():
-        raise artifacts.ArtifactError(f"model card not found: {card_path}")
-    try:
-        card = json.loads(card_path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise artifacts.ArtifactError(f"{card_path}: the model card is not valid JSON ({exc})") from None
+    card = artifacts.read_card(stem)
     if card.get("kind") == "reid-lomo-xqda":
         arrays, card = artifacts.load_arrays(stem, "reid-lomo-xqda")
         return ReidModel("lomo-xqda", card, xqda=handcrafted.XQDA.from_arrays(arrays), history=card.get("history", []))
     if card.get("kind") != "reid-keras":
-        raise artifacts.ArtifactError(f"{card_path}: not a re-identification model card")
-    path = stem.with_suffix(".keras")
-    if not path.is_file():
-        raise artifacts.ArtifactError(f"model file not found: {path}")
-    if artifacts.sha256(path.read_bytes()) != card.get("keras_sha256"):
-        raise artifacts.ArtifactError(f"{path}: the model file does not match its card (changed or corrupt)")
-    import keras
-
+        raise artifacts.ArtifactError(f"{stem}: not a re-identification model card")
+    from ..backbones import BUILD_LOCK
     from . import losses  # noqa: F401  (registers the project's losses)
 
-    from ..backbones import BUILD_LOCK
-
-    try:
-        with BUILD_LOCK:
-            model = keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:    # a corrupt zip / h5 raises many types
-        raise artifacts.ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    model, card = artifacts.load_keras(stem, "reid-keras", BUILD_LOCK)
     return ReidModel(card["method"], card, keras_model=model, history=card.get("history", []))
 
 
