@@ -70,17 +70,22 @@ def main(argv=None) -> int:
     p.add_argument("--epochs-xception", type=int, default=20)
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--skip-xception", action="store_true")
+    p.add_argument("--skip-deep", action="store_true", help="only the LOMO methods (writes reid-nondeep.md)")
     args = p.parse_args(argv)
     ds = catalog.load(catalog.resolve("reid", args.data_dir))
     rows, cache = [], {}
     all_splits = {name: protocols.protocol_splits(ds, name) for name in protocols.PROTOCOLS}
+    lomo = [("LOMO + XQDA", "lomo-xqda")]
+    if args.skip_deep:
+        lomo += [("LOMO, Euclidean", "lomo-euclidean"), ("LOMO, cosine", "lomo-cosine")]
     for name, splits in all_splits.items():
         for split in splits:
-            run_split("LOMO + XQDA", ds, split, T.TrainConfig("lomo-xqda"), rows, cache)
+            for label, method in lomo:
+                run_split(label, ds, split, T.TrainConfig(method), rows, cache)
     deep = [all_splits["course"][0]] + all_splits["literature"][:args.deep_splits] + \
         all_splits["random-course"][:args.deep_splits]
-    methods = [("course network", T.TrainConfig("course", epochs=args.epochs_course))]
-    if not args.skip_xception:
+    methods = [] if args.skip_deep else [("course network", T.TrainConfig("course", epochs=args.epochs_course))]
+    if not (args.skip_xception or args.skip_deep):
         methods.append(("Xception stripes", T.TrainConfig("xception", epochs=args.epochs_xception, weights=args.weights)))
     for label, cfg in methods:
         for split in deep:
@@ -106,7 +111,7 @@ def main(argv=None) -> int:
                         "images/s": round(g["images/s"].mean(), 1) if g["images/s"].notna().any() else None})
     summary = pd.DataFrame(summary).sort_values(["protocol", "re-ranking", "method"], kind="stable")
     lat = []
-    for label in ["LOMO + XQDA"] + [m for m, _ in methods]:
+    for label in [label for label, _ in lomo] + [m for m, _ in methods]:
         m, e = cache[(label, "course")]
         lat.append({"method": label, "query latency ms (median of 20)": round(latency(m, e, ds), 1)})
     sections = [
@@ -119,7 +124,7 @@ def main(argv=None) -> int:
         ("Query latency (after the model is loaded)", "", pd.DataFrame(lat)),
         ("Every split", "", df.round(4)),
     ]
-    path = common.write("reid", common.meta([0], data=str(ds.root), epochs_course=args.epochs_course,
+    path = common.write("reid-nondeep" if args.skip_deep else "reid", common.meta([0], data=str(ds.root), epochs_course=args.epochs_course,
                                             epochs_xception=args.epochs_xception), sections)
     print(path.read_text())
     return 0

@@ -15,7 +15,7 @@ st.title(":material/person_search: Re-identification")
 st.caption("Match a person seen by camera A to the same person in camera B. A model turns each photo into a "
            "vector; the closest camera-B vectors are the best candidates.")
 
-source, ds, error = state.load_dataset("reid")
+source, ds, error = state.load_dataset("reid", pick=True)
 if error:
     (st.warning if ds is not None else st.error)(error)
 if ds is None:
@@ -30,12 +30,14 @@ c2.markdown(f"**Data:** {source.label} · {len(ds.pids)} identities · split *{s
 
 # ------------------------------------------------------------------ train
 METHOD_LABELS = {"lomo-xqda": "Non-deep baseline: LOMO colour/texture stripes + XQDA metric (seconds)",
+                 "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned)",
+                 "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned)",
                  "course": "Course network: small CNN, triplet loss (minutes)",
                  "xception": "Stronger: fine-tuned Xception stripes, batch-hard + identity loss (long; needs weights)"}
 with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))):
     method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="train_method")
     epochs = None
-    if method != "lomo-xqda":
+    if method not in T.LOMO_METHODS:
         epochs = st.slider("Epochs", 1, 60, 30 if method == "course" else 20, key="train_epochs")
     if st.button("Train", type="primary", key="train"):
         bar = st.progress(0.0, text="Starting…")

@@ -23,7 +23,7 @@ PROFILES = {
 UNITS = {"share": "share of the user's ratings", "deviation": "stars above own average", "mean": "z-score"}
 
 # ------------------------------------------------------------------ data: the data folder, or an upload
-source, ml, error = state.load_dataset("ratings")
+source, ml, error = state.load_dataset("ratings", pick=True)
 if error:
     (st.warning if ml is not None else st.error)(error)
 data_id = f"{source.path}" if source is not None else ""

@@ -18,7 +18,7 @@ st.caption("From one photo of a pedestrian, the probability of each attribute: g
            "carried things. A network pre-trained on ImageNet extracts features; one small head per attribute "
            "answers.")
 
-source, ds, error = state.load_dataset("attributes")
+source, ds, error = state.load_dataset("attributes", pick=True)
 if error:
     (st.warning if ds is not None else st.error)(error)
 if ds is None:
@@ -30,10 +30,11 @@ SPLITS = {"random-image": "Random images (50/10/40; the same person can be in tr
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
     split_kind = st.radio("Split", list(SPLITS), format_func=SPLITS.get, key="attr_split")
     weighted = st.toggle("Weight rare attributes (DeepMAR)", value=True, key="attr_weighted")
+    colours = st.toggle("Also upper / lower body colours", value=False, key="attr_colours")
     st.caption("Backbone features are computed once per image and cached; the heads then train in seconds.")
     if st.button("Train", type="primary", key="attr_train"):
         bar = st.progress(0.0, text="Starting…")
-        cfg = A.AttrConfig(split=split_kind, weighted=weighted, weights=ua.weights())
+        cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights())
         try:
             model, report = A.train(ds, cfg, progress=lambda f, t: bar.progress(min(1.0, f), text=t))
             stem = ua.model_dir() / f"attr-{cfg.backbone}-{ds.name.replace(' ', '_')}-{split_kind}"

@@ -9,7 +9,7 @@ from ui import state
 
 
 def saved_models(dataset_root: str) -> list[dict]:
-    return state.saved_models("reid-", ("reid-keras", "reid-lomo-xqda"), dataset_root)
+    return state.saved_models("reid-", ("reid-keras", "reid-lomo"), dataset_root)
 
 
 model_dir = state.model_dir

@@ -33,11 +33,19 @@ def _load(kind: str, data_dir: str, cache_dir: str):
     return source, catalog.load(source)
 
 
-def load_dataset(kind: str):
+def load_dataset(kind: str, pick: bool = False):
     """``(source, dataset, error)``. A missing data folder falls back to the demo with ``error`` set;
-    a malformed dataset gives ``(source or None, None, error)``. Never raises for bad data."""
+    a malformed dataset gives ``(source or None, None, error)``. Never raises for bad data.
+
+    ``pick=True`` shows a choice between the data folder and the demo when a data folder is set."""
     cache = os.environ.get(config.ENV_CACHE_DIR, "")
     folder = data_dir_setting()
+    if pick and folder:
+        choice = st.radio("Dataset", ["data folder", "demo"], horizontal=True, key=f"dataset_{kind}",
+                          format_func={"data folder": f"from the data folder ({folder})",
+                                       "demo": "built-in demo"}.get)
+        if choice == "demo":
+            folder = ""
     try:
         catalog.check_data_dir(folder or None)
     except StudioError as exc:

@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     tr.add_argument("--split", choices=["random-image", "person-disjoint"], default="random-image")
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--no-weighting", action="store_true", help="plain BCE instead of DeepMAR weights")
+    tr.add_argument("--colours", action="store_true", help="also the upper / lower body colour attributes")
     tr.add_argument("--out", help="model path without extension (default: <model dir>/attr-<backbone>-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         print(f"{F.shape[0]} feature vectors of size {F.shape[1]} cached for {cfg.backbone_spec().key}")
         return 0
     if args.command == "train":
-        cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting)
+        cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours)
         bar, update = cli.progress_bar()
         model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
         bar.close()

@@ -20,6 +20,8 @@ PETA35 = [
 ]
 GROUPS = {"age": ["personalLess30", "personalLess45", "personalLess60", "personalLarger60"]}
 COLOURS = ["Black", "Blue", "Brown", "Green", "Grey", "Orange", "Pink", "Purple", "Red", "White", "Yellow"]
+# Optional colour attributes. PETA gives a person several colours at once (a white shirt under a black
+# jacket), so each colour is its own sigmoid head, not a softmax group.
 COLOUR_GROUPS = {f"{part} colour": [f"{part}{c}" for c in COLOURS] for part in ("upperBody", "lowerBody")}
 
 WORDS = {
@@ -39,7 +41,13 @@ WORDS = {
 
 
 def words(attribute: str) -> str:
-    return WORDS.get(attribute, attribute)
+    if attribute in WORDS:
+        return WORDS[attribute]
+    for part, name in (("upperBody", "top"), ("lowerBody", "bottom")):
+        colour = attribute[len(part):]
+        if attribute.startswith(part) and colour in COLOURS:
+            return f"{colour.lower()} {name}"
+    return attribute
 
 
 def available(attributes: list[str], wanted: list[str] | None = None) -> list[str]:

@@ -60,6 +60,25 @@ class MaskedSparseCCE(keras.losses.Loss):
         return ops.sum(ce * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
+@keras.saving.register_keras_serializable(package="studio")
+def masked_binary_accuracy(y_true, y_pred):
+    """Accuracy at 0.5 over known labels only (NaN = unknown)."""
+    y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+    y_pred = ops.reshape(y_pred, (-1,))
+    known = ops.cast(ops.logical_not(ops.isnan(y_true)), "float32")
+    right = ops.cast(ops.equal(ops.cast(y_pred >= 0.5, "float32"), ops.where(known > 0, y_true, -1.0)), "float32")
+    return ops.sum(right * known) / ops.maximum(ops.sum(known), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="studio")
+def masked_class_accuracy(y_true, y_pred):
+    """Accuracy of the most probable class over known targets only (-1 = unknown)."""
+    y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+    known = ops.cast(ops.greater_equal(y_true, 0), "float32")
+    right = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
+    return ops.sum(right * known) / ops.maximum(ops.sum(known), 1.0)
+
+
 def build_heads(dim: int, binary: list[str], groups: dict[str, list[str]], seed: int = 0, hidden: int = 512,
                 dropout: float = 0.5) -> keras.Model:
     keras.utils.set_random_seed(seed)

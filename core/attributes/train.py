@@ -36,6 +36,7 @@ class AttrConfig:
     patience: int = 8
     learning_rate: float = 1e-3
     weighted: bool = True          # DeepMAR class-imbalance weights
+    colours: bool = False          # also the upper / lower body colour attributes (one sigmoid head each)
     tune_thresholds: bool = True
     weights: str | None = None     # backbone ImageNet weights file
 
@@ -157,7 +158,10 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
 
     from . import models
 
-    attrs = L.available(ds.attributes, attributes)
+    wanted = attributes
+    if wanted is None and cfg.colours:
+        wanted = L.PETA35 + [c for members in L.COLOUR_GROUPS.values() for c in members]
+    attrs = L.available(ds.attributes, wanted)
     binary, groups = L.layout(attrs)
     t0 = time.perf_counter()
     if features is None:
@@ -173,12 +177,20 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
     losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attrs.index(a)], nan=0.5)), cfg.weighted)
               for a in binary}
     losses.update({g: models.MaskedSparseCCE() for g in groups})
-    heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses)
+    heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses,
+                  metrics={**{a: [models.masked_binary_accuracy] for a in binary},
+                           **{g: [models.masked_class_accuracy] for g in groups}})
     history: list = []
 
     class Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
+            raw = {k: float(v) for k, v in (logs or {}).items()}
+            logs = {k: raw[k] for k in ("loss", "val_loss") if k in raw}
+            for prefix in ("", "val_"):      # mean of the per-output masked accuracies
+                accs = [v for k, v in raw.items() if k.endswith("_accuracy")
+                        and k.startswith("val_") == (prefix == "val_")]
+                if accs:
+                    logs[prefix + "accuracy"] = float(np.mean(accs))
             history.append({"epoch": epoch + 1, **logs})
             if progress is not None:
                 progress((epoch + 1) / cfg.epochs, f"epoch {epoch + 1}, loss {logs.get('loss', 0):.4f}, "

@@ -4,7 +4,8 @@ Methods (``METHODS``):
 
 * ``course`` — the course network with random triplets (``models.course_network``);
 * ``xception`` — the stronger model (``models.xception_stripes``) with batch-hard + identity loss;
-* ``lomo-xqda`` — the non-deep baseline (``handcrafted``): nothing to train but the XQDA metric.
+* ``lomo-xqda`` — the non-deep baseline (``handcrafted``): nothing to train but the XQDA metric;
+  ``lomo-euclidean`` / ``lomo-cosine``: the same features with a plain distance (nothing learned).
 
 Saved artifacts: ``NAME.keras`` (the embedding network) or ``NAME.npz`` (XQDA), each with ``NAME.json``,
 the card (method, config, data, split, seed, metrics, date). Every file is written to a temporary name
@@ -25,7 +26,8 @@ from ..errors import StudioError
 from ..images import load_image, resize
 from . import evaluation, handcrafted
 
-METHODS = ("course", "xception", "lomo-xqda")
+METHODS = ("course", "xception", "lomo-xqda", "lomo-euclidean", "lomo-cosine")
+LOMO_METHODS = ("lomo-xqda", "lomo-euclidean", "lomo-cosine")
 
 
 @dataclass
@@ -170,7 +172,7 @@ class ReidModel:
 
     def embed(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Images (any size, RGB uint8) -> embeddings (deep) or LOMO features (baseline)."""
-        if self.method == "lomo-xqda":
+        if self.method in LOMO_METHODS:
             return np.stack([handcrafted.lomo(im) for im in images]) if images else np.zeros((0, 1), np.float32)
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
@@ -178,21 +180,31 @@ class ReidModel:
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.method == "lomo-xqda":
             return self.xqda.distance(q, g)
+        if self.method == "lomo-cosine":
+            return evaluation.cosine(q, g)
         return evaluation.euclidean(q, g)
 
     def save(self, stem) -> Path:
         card = {**self.card, "history": self.history}
-        if self.method == "lomo-xqda":
-            return artifacts.save_arrays(stem, self.xqda.arrays(), card, kind="reid-lomo-xqda")
+        if self.method in LOMO_METHODS:
+            arrays = self.xqda.arrays() if self.xqda is not None else {"none": np.zeros(0)}
+            return artifacts.save_arrays(stem, arrays, card, kind="reid-lomo")
         return artifacts.save_keras(stem, self.keras_model, card, kind="reid-keras")
 
 
 def load(stem) -> ReidModel:
     """Load a saved model by its path without extension (or with .json / .keras / .npz)."""
     card = artifacts.read_card(stem)
-    if card.get("kind") == "reid-lomo-xqda":
-        arrays, card = artifacts.load_arrays(stem, "reid-lomo-xqda")
-        return ReidModel("lomo-xqda", card, xqda=handcrafted.XQDA.from_arrays(arrays), history=card.get("history", []))
+    if card.get("kind") == "reid-lomo":
+        arrays, card = artifacts.load_arrays(stem, "reid-lomo")
+        method = card.get("method")
+        if method not in LOMO_METHODS:
+            raise artifacts.ArtifactError(f"{stem}: unknown method '{method}' in the model card")
+        try:
+            xqda = handcrafted.XQDA.from_arrays(arrays) if method == "lomo-xqda" else None
+        except KeyError as exc:
+            raise artifacts.ArtifactError(f"{stem}: the model card does not match its model ({exc})") from None
+        return ReidModel(method, card, xqda=xqda, history=card.get("history", []))
     if card.get("kind") != "reid-keras":
         raise artifacts.ArtifactError(f"{stem}: not a re-identification model card")
     from ..backbones import BUILD_LOCK
@@ -228,6 +240,9 @@ def _train(ds, split, cfg, progress, extra) -> ReidModel:
             "split": {"name": split.name, "seed": split.seed, "train_ids": len(split.train),
                       "test_ids": len(split.test)}, "seed": cfg.seed, "date": artifacts.now()}
     start = time.perf_counter()
+    if cfg.method in ("lomo-euclidean", "lomo-cosine"):
+        card.update(input_hw=[handcrafted.H, handcrafted.W], train_seconds=0.0)
+        return ReidModel(cfg.method, card)
     if cfg.method == "lomo-xqda":
         feats = []
         for i, p in enumerate(train_f.path):

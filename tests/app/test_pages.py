@@ -71,3 +71,15 @@ def test_malformed_dataset_shows_error_and_other_tabs_still_work(tmp_path):
     assert "no images found" in errors and "missing column(s) userId" in errors
     assert metrics(at)["persons"] == "300"       # attributes: demo fallback still shown
     assert any("no PETA/ folder" in i.value for i in at.info)
+
+
+def test_capability_pages_offer_demo_or_data_folder(real_data):
+    at = app("pages/3_Clustering.py", str(real_data))
+    assert any(m.value.startswith("**Data:** ") and "ml-latest-small · 610 users" in m.value for m in at.markdown)
+    at.radio(key="dataset_ratings").set_value("demo").run()
+    assert any(m.value.startswith("**Data:** demo") and "320 users" in m.value for m in at.markdown)
+    at.switch_page("pages/2_Re-identification.py")
+    at.run()
+    assert not at.exception
+    assert at.radio(key="dataset_reid").value == "data folder"
+    assert any("632 identities" in m.value for m in at.markdown)

@@ -100,6 +100,24 @@ def test_short_run_beats_majority_and_round_trips(demo_attrs, tmp_path):
         A.load(tmp_path / "a")
 
 
+def test_masked_metrics_by_hand():
+    y = np.array([[1], [0], [np.nan], [1]], np.float32)
+    p = np.array([[0.9], [0.6], [0.1], [0.2]], np.float32)
+    assert float(models.masked_binary_accuracy(y, p)) == pytest.approx(1 / 3)
+    probs = np.array([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]], np.float32)
+    assert float(models.masked_class_accuracy(np.array([0, 0, -1]), probs)) == pytest.approx(0.5)
+
+
+@needs_weights
+def test_colour_attributes_are_optional_heads(demo_attrs):
+    model, report = A.train(demo_attrs, A.AttrConfig(epochs=3, colours=True))
+    colours = [a for a in model.attributes if a.startswith("upperBody") and a[9:] in L.COLOURS]
+    assert len(colours) >= 5 and all(c in model.binary for c in colours)
+    assert L.words("upperBodyRed") == "red top" and L.words("lowerBodyBlue") == "blue bottom"
+    last = model.history[-1]
+    assert 0.5 < last["accuracy"] <= 1 and 0.5 < last["val_accuracy"] <= 1   # per-output metrics, averaged
+
+
 def test_cli_errors(tmp_path, capsys):
     assert cli.run(attr_cli.main, ["predict", "--model", str(tmp_path / "none"), "x.png"]) == 2
     assert "model file not found" in capsys.readouterr().err

@@ -164,6 +164,13 @@ def test_lomo_xqda_method_and_triplet_modes(demo_reid, tmp_path):
     assert (wrong.margin < 0).all()
     rand = search.triplets(model, emb, "random", 3, seed=1)
     assert len(rand) == 3 and (rand.anchor_pid != rand.negative_pid).all()
+    for plain in ("lomo-euclidean", "lomo-cosine"):
+        m = T.train(demo_reid, split, T.TrainConfig(plain))
+        m.save(tmp_path / plain)
+        again = T.load(tmp_path / plain)
+        assert again.method == plain and again.xqda is None
+        r = T.rank(again, T.test_embeddings(again, demo_reid, split))
+        assert 1 / len(split.test) < r.rank(1) < T.rank(model, emb).rank(1)   # above chance, below XQDA
     pts = search.embedding_map(emb)
     assert len(pts) == len(emb.query) + len(emb.gallery) and {"x", "y", "pid", "role"} <= set(pts.columns)
 
