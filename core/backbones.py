@@ -57,9 +57,33 @@ def _import_keras():
 
 
 def build(spec: BackboneSpec, weights: str | os.PathLike | None = None):
-    """The Keras backbone (no top, no pooling) with ImageNet weights, or WeightsError with instructions."""
+    """The Keras backbone (no top, no pooling) with ImageNet weights, or WeightsError with instructions.
+
+    Built in a fresh thread: Keras keeps its layer-name counters per thread, and in a long-running app
+    thread they were seen to hand out "conv2d" twice within one Xception build (which then fails)."""
+    box: dict = {}
+
+    def run():
+        try:
+            try:
+                box["model"] = _build(spec, weights)
+            except WeightsError as exc:
+                if "times in the model" not in str(exc):
+                    raise
+                # Keras' layer-name state was polluted (seen in the Streamlit server after other models
+                # were trained and loaded): reset it and build once more.
+                _import_keras().backend.clear_session()
+                box["model"] = _build(spec, weights)
+        except BaseException as exc:     # re-raised in the caller's thread
+            box["error"] = exc
+
     with BUILD_LOCK:
-        return _build(spec, weights)
+        worker = threading.Thread(target=run, name="keras-build")
+        worker.start()
+        worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["model"]
 
 
 def _build(spec: BackboneSpec, weights):

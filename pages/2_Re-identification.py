@@ -55,17 +55,11 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
             emb = T.test_embeddings(model, ds, split)
             result = T.rank(model, emb)
             model.card["metrics"] = {split.name: result.summary()}
-            stem = ur.model_dir() / f"reid-{method}-{ds.name.replace(' ', '_')}-{split.name}"
+            stem = state.model_stem("reid", method, ds.name, split.name)
             model.save(stem)
             st.success(f"Trained and saved {stem.name}: Rank-1 {result.rank(1):.1%} on {split.name}.")
         except StudioError as exc:
             st.error(str(exc))
-
-cards = ur.saved_models(str(ds.root))
-if not cards:
-    st.info("No saved model for this data yet. Train one above: the non-deep baseline takes seconds.")
-    st.stop()
-
 
 def card_label(c):
     m = c.get("metrics", {}).get(c["split"]["name"], {})
@@ -73,8 +67,9 @@ def card_label(c):
     return f"{c['method']} · trained on {c['split']['name']}{r1} · {c.get('saved', '')[:16]}"
 
 
-labels = {card_label(c): c for c in cards}
-card = labels[st.selectbox("Model", list(labels), key="reid_model")]
+cards = ur.saved_models(str(ds.root))
+card = state.pick_model(cards, card_label, "reid_model",
+                        "No saved model for this data yet. Train one above: the non-deep baseline takes seconds.")
 stem = card["stem"]
 mtime = os.path.getmtime(stem + ".json")
 if card["split"]["name"] != split.name:

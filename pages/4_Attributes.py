@@ -37,25 +37,21 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
         cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights())
         try:
             model, report = A.train(ds, cfg, progress=lambda f, t: bar.progress(min(1.0, f), text=t))
-            stem = ua.model_dir() / f"attr-{cfg.backbone}-{ds.name.replace(' ', '_')}-{split_kind}"
+            stem = state.model_stem("attr", cfg.backbone, ds.name, split_kind)
             model.save(stem)
             st.success(f"Trained and saved {stem.name}: mA {report['summary']['mA']:.1%} on the test images.")
         except StudioError as exc:
             st.error(str(exc))
 
-cards = ua.saved_models(str(ds.root))
-if not cards:
-    st.info("No saved attribute model for this data yet: train one above.")
-    st.stop()
-
-
 def label(c):
     m = next(iter(c.get("metrics", {}).values()), {})
-    return f"{c['backbone']['name']} · {c['split']['name']} · mA {m.get('mA', float('nan')):.1%} · {c.get('saved', '')[:16]}"
+    tuned = " · fine-tuned" if c.get("input") == "image" else ""
+    return (f"{c['backbone']['name']}{tuned} · {c['split']['name']} · mA {m.get('mA', float('nan')):.1%} · "
+            f"{c.get('saved', '')[:16]}")
 
 
-labels_map = {label(c): c for c in cards}
-card = labels_map[st.selectbox("Model", list(labels_map), key="attr_model")]
+card = state.pick_model(ua.saved_models(str(ds.root)), label, "attr_model",
+                        "No saved attribute model for this data yet: train one above.")
 mtime = os.path.getmtime(card["stem"] + ".json")
 try:
     model = ua.load_model(card["stem"], mtime)

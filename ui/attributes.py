@@ -11,9 +11,6 @@ from core.attributes import train as A
 from ui import state
 
 
-model_dir = state.model_dir
-
-
 def weights() -> str | None:
     return os.environ.get(config.ENV_XCEPTION_WEIGHTS) or None
 
@@ -32,7 +29,8 @@ def test_probabilities(stem: str, mtime: float, data_root: str, _ds):
     model = load_model(stem, mtime)
     cfg = A.AttrConfig(**model.card["config"])
     cfg.weights = cfg.weights or weights()
-    F = A.dataset_features(_ds, cfg)
     split = splits.make(_ds.frame, cfg.split, cfg.seed)
-    probs = model.probabilities(F[split.test])
-    return split, probs
+    if model.image_model is not None:          # fine-tuned: runs the images themselves
+        return split, model.predict_paths(list(_ds.frame.path.to_numpy()[split.test]))
+    F = A.dataset_features(_ds, cfg)
+    return split, model.probabilities(F[split.test])

@@ -12,9 +12,6 @@ def saved_models(dataset_root: str) -> list[dict]:
     return state.saved_models("reid-", ("reid-keras", "reid-lomo"), dataset_root)
 
 
-model_dir = state.model_dir
-
-
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def load_model(stem: str, mtime: float):
     return T.load(stem)

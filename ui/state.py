@@ -76,3 +76,17 @@ def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str) -> list
         if isinstance(c, dict) and c.get("kind") in kinds and c.get("data") == dataset_root:
             cards.append({**c, "stem": str(card.with_suffix(""))})
     return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)
+
+
+def pick_model(cards: list[dict], label, key: str, empty_message: str) -> dict:
+    """A selectbox over saved models' cards (newest first); stops the page with ``empty_message``
+    when there is none."""
+    if not cards:
+        st.info(empty_message)
+        st.stop()
+    labels = {label(c): c for c in cards}
+    return labels[st.selectbox("Model", list(labels), key=key)]
+
+
+def model_stem(prefix: str, method: str, dataset_name: str, split_name: str):
+    return model_dir() / f"{prefix}-{method}-{dataset_name.replace(' ', '_')}-{split_name}"

@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--no-weighting", action="store_true", help="plain BCE instead of DeepMAR weights")
     tr.add_argument("--colours", action="store_true", help="also the upper / lower body colour attributes")
+    tr.add_argument("--finetune-epochs", type=int, default=0,
+                    help="then fine-tune the backbone's top blocks with the heads on images (slow on CPU)")
     tr.add_argument("--out", help="model path without extension (default: <model dir>/attr-<backbone>-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
@@ -92,6 +94,8 @@ def main(argv=None) -> int:
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours)
         bar, update = cli.progress_bar()
         model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
+        if args.finetune_epochs:
+            model, report = A.finetune(ds, model, cfg, args.finetune_epochs, progress=update)
         bar.close()
         out = Path(args.out) if args.out else config.model_dir() / f"attr-{cfg.backbone}-{args.split}"
         model.save(out)

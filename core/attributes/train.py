@@ -20,6 +20,7 @@ import pandas as pd
 from .. import artifacts, backbones
 from ..datasets.attributes import AttributeDataset
 from ..errors import StudioError
+from ..images import load_image, resize
 from . import labels as L
 from . import metrics, splits
 
@@ -46,10 +47,14 @@ class AttrConfig:
 
 @dataclass
 class AttributeModel:
+    """Heads on cached features (``heads``), or, after fine-tuning, one image-to-attributes network
+    (``image_model``: backbone + pooling + the same heads; ``card["input"] == "image"``)."""
+
     heads: object
     card: dict
     history: list = field(default_factory=list)
     _backbone: object = None
+    image_model: object = None
 
     @property
     def attributes(self) -> list[str]:
@@ -69,7 +74,11 @@ class AttributeModel:
 
     def probabilities(self, features: np.ndarray) -> pd.DataFrame:
         """One column per attribute (group members get their softmax share) plus ``<group>: none``."""
-        out = self.heads.predict(features, verbose=0, batch_size=1024)
+        if self.image_model is not None:
+            raise StudioError("this fine-tuned model reads images, not cached features")
+        return self._frame(self.heads.predict(features, verbose=0, batch_size=1024))
+
+    def _frame(self, out) -> pd.DataFrame:
         cols = {}
         for a in self.binary:
             cols[a] = np.asarray(out[a]).reshape(-1)
@@ -105,10 +114,22 @@ class AttributeModel:
         return self._backbone.embed_images(images)
 
     def predict_images(self, images: list[np.ndarray], weights=None) -> pd.DataFrame:
+        if self.image_model is not None:
+            batch = np.stack([resize(im, self.spec.height, self.spec.width) for im in images]).astype(np.float32)
+            return self._frame(self.image_model.predict(batch, verbose=0, batch_size=64))
         return self.probabilities(self.features(images, weights))
 
+    def predict_paths(self, paths, weights=None, batch: int = 256, progress=None) -> pd.DataFrame:
+        frames = []
+        for start in range(0, len(paths), batch):
+            frames.append(self.predict_images([load_image(p) for p in paths[start:start + batch]], weights))
+            if progress is not None:
+                progress(min(1.0, (start + batch) / len(paths)), f"{min(start + batch, len(paths))} / {len(paths)} images")
+        return pd.concat(frames, ignore_index=True)
+
     def save(self, stem) -> Path:
-        return artifacts.save_keras(stem, self.heads, {**self.card, "history": self.history}, KIND)
+        net = self.image_model if self.image_model is not None else self.heads
+        return artifacts.save_keras(stem, net, {**self.card, "history": self.history}, KIND)
 
 
 KIND = "attributes-keras"
@@ -117,11 +138,13 @@ KIND = "attributes-keras"
 def load(stem) -> AttributeModel:
     from . import models  # noqa: F401  (registers the losses)
 
-    heads, card = artifacts.load_keras(stem, KIND, backbones.BUILD_LOCK)
-    missing = [a for a in card.get("binary", []) + list(card.get("groups", {})) if a not in heads.output]
+    net, card = artifacts.load_keras(stem, KIND, backbones.BUILD_LOCK)
+    missing = [a for a in card.get("binary", []) + list(card.get("groups", {})) if a not in net.output]
     if missing:
         raise artifacts.ArtifactError(f"{stem}: the card names heads the model does not have ({missing[0]})")
-    return AttributeModel(heads, card, card.get("history", []))
+    if card.get("input") == "image":
+        return AttributeModel(None, card, card.get("history", []), image_model=net)
+    return AttributeModel(net, card, card.get("history", []))
 
 
 def _targets(Y: np.ndarray, attributes, binary, groups, idx):
@@ -220,4 +243,97 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
     card["per_attribute"] = per.round(4).to_dict(orient="records")
     card["timing"] = {"features_s": feature_s, "train_s": train_s, "epochs_run": len(history)}
     return model, {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs,
+                   "predictions": pred}
+
+
+def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epochs: int = 3,
+             learning_rate: float = 1e-4, from_block: str = "block13", progress=None) -> tuple[AttributeModel, dict]:
+    """Fine-tune the backbone's top blocks (``from_block`` on: Xception's exit flow) together with the
+    trained heads, on images with flip augmentation; early stopping on validation loss, thresholds
+    re-tuned on validation, test scored once. Batch-norm layers keep their ImageNet statistics."""
+    import keras
+
+    from . import models
+
+    if model.image_model is not None:
+        raise StudioError("this model is already fine-tuned")
+    attrs, binary, groups = model.attributes, model.binary, model.groups
+    split = splits.make(ds.frame, cfg.split, cfg.seed)
+    Y = ds.labels(attrs)
+    spec = cfg.backbone_spec()
+    paths = ds.frame.path.to_numpy()
+
+    def read(idx, what):
+        out = np.empty((len(idx), spec.height, spec.width, 3), np.uint8)
+        for k, i in enumerate(idx):
+            out[k] = resize(load_image(paths[i]), spec.height, spec.width)
+            if progress is not None and k % 200 == 0:
+                progress(0.0, f"reading {what} images {k}/{len(idx)}")
+        return out
+
+    x_train, x_val = read(split.train, "training"), read(split.val, "validation")
+    with backbones.BUILD_LOCK:
+        base = backbones.build(spec, cfg.weights)
+        trainable = False
+        for layer in base.layers:
+            trainable = trainable or layer.name.startswith(from_block)
+            layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
+        inp = keras.Input((spec.height, spec.width, 3), name="image")
+        x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(base(x))
+        full = keras.Model(inp, model.heads(x), name="attributes_finetuned")
+    share = np.nanmean(Y[split.train], axis=0)
+    losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attrs.index(a)], nan=0.5)), cfg.weighted)
+              for a in binary}
+    losses.update({g: models.MaskedSparseCCE() for g in groups})
+    full.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses)
+
+    class Flip(keras.utils.PyDataset):
+        def __init__(self, x, targets, batch):
+            super().__init__()
+            self.x, self.t, self.batch, self.epoch = x, targets, batch, 0
+
+        def __len__(self):
+            return int(np.ceil(len(self.x) / self.batch))
+
+        def __getitem__(self, i):
+            sl = slice(i * self.batch, (i + 1) * self.batch)
+            x = self.x[sl].astype(np.float32)
+            flip = np.random.default_rng((cfg.seed, self.epoch, i)).random(len(x)) < 0.5
+            x[flip] = x[flip, :, ::-1]
+            return x, {k: v[sl] for k, v in self.t.items()}
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    history = list(model.history)
+
+    class Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
+            history.append({"epoch": len(history) + 1, "finetune": True, **logs})
+            if progress is not None:
+                progress((epoch + 1) / epochs, f"fine-tuning epoch {epoch + 1}/{epochs}, val {logs.get('val_loss', 0):.4f}")
+
+    t0 = time.perf_counter()
+    order = np.random.default_rng(cfg.seed).permutation(len(x_train))
+    data = Flip(x_train[order], {k: v[order] for k, v in _targets(Y, attrs, binary, groups, split.train).items()}, 32)
+    full.fit(data, validation_data=(x_val.astype(np.float32), _targets(Y, attrs, binary, groups, split.val)),
+             epochs=epochs, verbose=0, callbacks=[keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True),
+                                                  Report()])
+    train_s = time.perf_counter() - t0
+    card = {**model.card, "input": "image", "date": artifacts.now(),
+            "finetune": {"epochs": epochs, "learning_rate": learning_rate, "from_block": from_block,
+                         "train_s": train_s}}
+    tuned = AttributeModel(None, card, history, image_model=full)
+    val_probs = tuned.predict_images(list(x_val))
+    if cfg.tune_thresholds:
+        card["thresholds"] = tune_thresholds(val_probs, Y[split.val], attrs, binary)
+    probs = tuned.predict_paths(list(paths[split.test]))
+    pred = tuned.decide(probs)
+    per = metrics.label_based(Y[split.test], pred, attrs)
+    summary = metrics.summary(Y[split.test], pred, attrs)
+    card["metrics"] = {split.name: summary}
+    card["per_attribute"] = per.round(4).to_dict(orient="records")
+    return tuned, {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs,
                    "predictions": pred}

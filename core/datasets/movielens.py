@@ -53,7 +53,8 @@ def _read_text(source, name: str) -> str:
         raise DataError("text is not UTF-8 (save the file as UTF-8)", name, line) from None
 
 
-def _read_csv(source, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
+def _read_csv(source, name: str, columns: tuple[str, ...], what: str) -> pd.DataFrame:
+    """The file's ``columns`` as text; DataError when it is not CSV, lacks a column or has no rows."""
     text = _read_text(source, name)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
@@ -66,6 +67,8 @@ def _read_csv(source, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}; expected header "
                         f"'{','.join(columns)}', found '{','.join(frame.columns)}'", name, 1)
+    if frame.empty:
+        raise DataError(f"no {what} in the file", name)
     return frame[list(columns)]
 
 
@@ -83,9 +86,7 @@ def _numeric(frame: pd.DataFrame, column: str, name: str, integer: bool) -> pd.S
 
 def load_ratings(source, name: str | None = None) -> pd.DataFrame:
     name = name or str(source)
-    raw = _read_csv(source, name, RATINGS_COLUMNS)
-    if raw.empty:
-        raise DataError("no ratings in the file", name)
+    raw = _read_csv(source, name, RATINGS_COLUMNS, "ratings")
     ratings = pd.DataFrame({
         "userId": _numeric(raw, "userId", name, True),
         "movieId": _numeric(raw, "movieId", name, True),
@@ -112,9 +113,7 @@ def split_genres(genres: str) -> list[str]:
 
 def load_movies(source, name: str | None = None) -> pd.DataFrame:
     name = name or str(source)
-    raw = _read_csv(source, name, MOVIES_COLUMNS)
-    if raw.empty:
-        raise DataError("no movies in the file", name)
+    raw = _read_csv(source, name, MOVIES_COLUMNS, "movies")
     movies = pd.DataFrame({
         "movieId": _numeric(raw, "movieId", name, True),
         "title": raw["title"].astype(str),

@@ -126,3 +126,20 @@ def test_cli_errors(tmp_path, capsys):
     assert cli.run(attr_cli.main, ["features", "--weights", str(tmp_path / "missing.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "weights file not found" in err and "STUDIO_XCEPTION_WEIGHTS" in err
+
+
+@needs_weights
+def test_finetuning_top_blocks_runs_and_round_trips(demo_attrs, tmp_path):
+    cfg = A.AttrConfig(epochs=10)
+    heads, before = A.train(demo_attrs, cfg)
+    tuned, report = A.finetune(demo_attrs, heads, cfg, epochs=1)
+    assert tuned.image_model is not None and tuned.card["input"] == "image"
+    assert any(h.get("finetune") for h in tuned.history)
+    assert report["summary"]["mA"] > 0.6
+    tuned.save(tmp_path / "ft")
+    again = A.load(tmp_path / "ft")
+    test_paths = list(demo_attrs.frame.path.to_numpy()[report["split"].test][:8])
+    assert np.allclose(again.predict_paths(test_paths).to_numpy(), report["probabilities"].iloc[:8].to_numpy(),
+                       atol=1e-4)
+    with pytest.raises(Exception, match="reads images"):
+        again.probabilities(np.zeros((1, 2048), np.float32))
