@@ -62,6 +62,39 @@ def latency(model, emb, ds, repeats: int = 20) -> float:
     return float(np.median(times))
 
 
+def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
+    """Summary, latency (once everything ran) and every split; written after each split so that an
+    interrupted run still leaves what it measured (marked ``complete: False``)."""
+    df = pd.DataFrame(rows)
+    summary = []
+    for (method, protocol, rr), g in df.groupby(["method", "protocol", "re-ranking"], sort=False):
+        s = protocols.summarise(g.to_dict("records"))
+        summary.append({"protocol": protocol, "method": method, "re-ranking": rr, "splits": int(s["splits"]),
+                        **{k: round(s[k] * 100, 1) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP")},
+                        "Rank-1 std": round(s["Rank-1 std"] * 100, 1),
+                        "train s": round(g["train s"].mean(), 1) if g["train s"].notna().any() else None,
+                        "images/s": round(g["images/s"].mean(), 1) if g["images/s"].notna().any() else None})
+    summary = pd.DataFrame(summary).sort_values(["protocol", "re-ranking", "method"], kind="stable")
+    lat = []
+    if finished:
+        for label in [label for label, _ in lomo] + [m for m, _ in methods]:
+            m, e = cache[(label, "course")]
+            lat.append({"method": label, "query latency ms (median of 20)": round(latency(m, e, ds), 1)})
+    sections = [
+        ("Summary (percent; mean over the splits run)",
+         "Protocols: course = ids sorted, first 482 train / last 150 test (one split); literature = 316/316, "
+         "seeded random; random-course = 482/150, seeded random. Query = camera A, gallery = camera B, "
+         "single shot. Deep models ran on the course split and the first "
+         f"{args.deep_splits} split(s) of each random protocol only (CPU time); LOMO + XQDA on all. "
+         "XQDA's two settings (100 dims, centring) were chosen on literature splits 0-3.", summary),
+        ("Query latency (after the model is loaded)", "", pd.DataFrame(lat)),
+        ("Every split", "", df.round(4)),
+    ]
+    info = common.meta([0], data=str(ds.root), epochs_course=args.epochs_course,
+                       epochs_xception=args.epochs_xception, complete=finished)
+    return common.write("reid-nondeep" if args.skip_deep else "reid", info, sections)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data-dir", required=True)
@@ -87,45 +120,19 @@ def main(argv=None) -> int:
     methods = [] if args.skip_deep else [("course network", T.TrainConfig("course", epochs=args.epochs_course))]
     if not (args.skip_xception or args.skip_deep):
         methods.append(("Xception stripes", T.TrainConfig("xception", epochs=args.epochs_xception, weights=args.weights)))
+    write_results(args, ds, rows, cache, methods, lomo, finished=False)
     for label, cfg in methods:
         for split in deep:
-            run_split(label, ds, split, cfg, rows, cache)
-    # fusion of each deep model with the baseline, on the splits both were run on
-    for label, _ in methods:
-        for split in deep:
-            m, e = cache[(label, split.name)]
+            model, emb = run_split(label, ds, split, cfg, rows, cache)
+            # fusion with the baseline on the same split: z-scored distances, summed
             b, be = cache[("LOMO + XQDA", split.name)]
-            d = zscore(m.distance(e.query, e.gallery)) + zscore(b.distance(be.query, be.gallery))
-            r = evaluation.evaluate(d, e.q_frame.pid.to_numpy(), e.g_frame.pid.to_numpy())
+            d = zscore(model.distance(emb.query, emb.gallery)) + zscore(b.distance(be.query, be.gallery))
+            r = evaluation.evaluate(d, emb.q_frame.pid.to_numpy(), emb.g_frame.pid.to_numpy())
             rows.append({"method": f"fusion: {label} + LOMO + XQDA", "split": split.name,
                          "protocol": split.name.rsplit("-", 1)[0] if split.name != "course" else "course",
                          "re-ranking": False, **r.summary(), "train s": None, "images/s": None})
-    df = pd.DataFrame(rows)
-    summary = []
-    for (method, protocol, rr), g in df.groupby(["method", "protocol", "re-ranking"], sort=False):
-        s = protocols.summarise(g.to_dict("records"))
-        summary.append({"protocol": protocol, "method": method, "re-ranking": rr, "splits": int(s["splits"]),
-                        **{k: round(s[k] * 100, 1) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP")},
-                        "Rank-1 std": round(s["Rank-1 std"] * 100, 1),
-                        "train s": round(g["train s"].mean(), 1) if g["train s"].notna().any() else None,
-                        "images/s": round(g["images/s"].mean(), 1) if g["images/s"].notna().any() else None})
-    summary = pd.DataFrame(summary).sort_values(["protocol", "re-ranking", "method"], kind="stable")
-    lat = []
-    for label in [label for label, _ in lomo] + [m for m, _ in methods]:
-        m, e = cache[(label, "course")]
-        lat.append({"method": label, "query latency ms (median of 20)": round(latency(m, e, ds), 1)})
-    sections = [
-        ("Summary (percent; mean over the splits run)",
-         "Protocols: course = ids sorted, first 482 train / last 150 test (one split); literature = 316/316, "
-         "seeded random; random-course = 482/150, seeded random. Query = camera A, gallery = camera B, "
-         "single shot. Deep models ran on the course split and the first "
-         f"{args.deep_splits} split(s) of each random protocol only (CPU time); LOMO + XQDA on all. "
-         "XQDA's two settings (100 dims, centring) were chosen on literature splits 0-3.", summary),
-        ("Query latency (after the model is loaded)", "", pd.DataFrame(lat)),
-        ("Every split", "", df.round(4)),
-    ]
-    path = common.write("reid-nondeep" if args.skip_deep else "reid", common.meta([0], data=str(ds.root), epochs_course=args.epochs_course,
-                                            epochs_xception=args.epochs_xception), sections)
+            write_results(args, ds, rows, cache, methods, lomo, finished=False)
+    path = write_results(args, ds, rows, cache, methods, lomo, finished=True)
     print(path.read_text())
     return 0
 
