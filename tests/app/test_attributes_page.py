@@ -6,9 +6,7 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
-
-from tests.conftest import PROJECT
+from tests.app.helpers import open_page
 
 PAGE = "pages/4_Attributes.py"
 pytestmark = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
@@ -16,11 +14,7 @@ pytestmark = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), r
 
 @pytest.fixture(scope="module")
 def trained():
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=600)
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception
+    at = open_page(PAGE, timeout=600)
     assert any("No saved attribute model" in i.value for i in at.info)   # nothing trained on page load
     at.button(key="attr_train").click().run()
     assert not at.exception, [e.value for e in at.exception]

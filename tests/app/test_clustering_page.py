@@ -5,9 +5,7 @@ import json
 import numpy as np
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from tests.conftest import PROJECT
+from tests.app.helpers import open_page
 
 PAGE = "pages/3_Clustering.py"
 
@@ -19,17 +17,6 @@ def fresh_cache(tmp_path_factory):
     mp.setenv("STUDIO_CACHE_DIR", str(path))
     yield path
     mp.undo()
-
-
-def open_page(data_dir=None) -> AppTest:
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=180)
-    if data_dir is not None:
-        at.session_state["data_dir"] = data_dir
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def chart(at, title_start: str) -> dict:
@@ -54,7 +41,7 @@ def k_slider(at):
 
 @pytest.fixture(scope="module")
 def fitted(fresh_cache):
-    at = open_page()
+    at = open_page(PAGE)
     assert any("No mixtures are fitted yet" in i.value for i in at.info)
     assert not at.get("plotly_chart")                     # nothing trained on page load
     at.button(key="fit_sweep").click().run()

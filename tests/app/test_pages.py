@@ -1,22 +1,12 @@
 """AppTest of every page: what a person sees, on the demo data, the real data and bad settings."""
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from tests.conftest import PROJECT
+from tests.app.helpers import open_page
 
 TIMEOUT = 120
 
 
-def app(page: str | None = None, data_dir: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=TIMEOUT)
-    if data_dir is not None:
-        at.session_state["data_dir"] = data_dir
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def app(page: str | None = None, data_dir: str | None = None):
+    return open_page(page, data_dir, TIMEOUT)
 
 
 def metrics(at) -> dict:

@@ -4,20 +4,14 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
-
-from tests.conftest import PROJECT
+from tests.app.helpers import open_page
 
 PAGE = "pages/2_Re-identification.py"
 
 
 @pytest.fixture(scope="module")
 def trained():
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=300)
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception
+    at = open_page(PAGE, timeout=300)
     assert any("No saved model for this data yet" in i.value for i in at.info)   # nothing trained on load
     at.radio(key="train_method").set_value("lomo-xqda").run()
     at.button(key="train").click().run()
