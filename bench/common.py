@@ -28,6 +28,8 @@ def peak_rss_mb() -> float:
 
 
 def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
+    if df.empty:
+        return "(nothing measured yet)"
     cols = list(df.columns)
     lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
     for _, row in df.iterrows():
