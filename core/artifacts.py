@@ -86,8 +86,10 @@ def git_commit(root: Path | None = None) -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True,
                               timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        # the benchmark results are tracked and rewritten by the run itself: they do not make code dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude,top)bench/results"], cwd=cwd, capture_output=True, text=True,
+                               timeout=5).stdout.strip()
         return (head or "unknown") + ("+dirty" if head and dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
