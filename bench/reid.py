@@ -1,6 +1,7 @@
 """Re-identification benchmark on VIPeR: the three protocols, never mixed.
 
     python -m bench.reid --data-dir ../shared/data [--deep-splits 1] [--epochs-course 20] [--epochs-xception 20]
+    python -m bench.reid --data-dir ../shared/data --deep xception-extra --lomo-splits deep --name reid-extra
 
 * LOMO + XQDA (non-deep baseline) on every split of every protocol (1 + 10 + 10);
 * the course network and the Xception stripes model on the course split and on the first
@@ -31,9 +32,9 @@ def zscore(d: np.ndarray) -> np.ndarray:
     return (d - d.mean()) / max(d.std(), 1e-12)
 
 
-def run_split(method, ds, split, cfg, rows, cache):
+def run_split(method, ds, split, cfg, rows, cache, extra=None):
     t0 = time.perf_counter()
-    model = T.train(ds, split, cfg)
+    model = T.train(ds, split, cfg, extra=extra)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     emb = T.test_embeddings(model, ds, split)
@@ -62,6 +63,10 @@ def latency(model, emb, ds, repeats: int = 20) -> float:
     return float(np.median(times))
 
 
+DEEP = {"course": "course network", "xception": "Xception stripes",
+        "xception-extra": "Xception stripes + PETA identities"}
+
+
 def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
     """Summary, latency (once everything ran) and every split; written after each split so that an
     interrupted run still leaves what it measured (marked ``complete: False``)."""
@@ -77,7 +82,7 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
     summary = pd.DataFrame(summary).sort_values(["protocol", "re-ranking", "method"], kind="stable")
     lat = []
     if finished:
-        for label in [label for label, _ in lomo] + [m for m, _ in methods]:
+        for label in [label for label, _ in lomo] + [m for m, *_ in methods]:
             m, e = cache[(label, "course")]
             lat.append({"method": label, "query latency ms (median of 20)": round(latency(m, e, ds), 1)})
     sections = [
@@ -91,8 +96,9 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
         ("Every split", "", df.round(4)),
     ]
     info = common.meta([0], data=str(ds.root), epochs_course=args.epochs_course,
-                       epochs_xception=args.epochs_xception, complete=finished)
-    return common.write("reid-nondeep" if args.skip_deep else "reid", info, sections)
+                       epochs_xception=args.epochs_xception, deep=args.deep, lomo_splits=args.lomo_splits,
+                       complete=finished)
+    return common.write(args.name or ("reid-nondeep" if args.skip_deep else "reid"), info, sections)
 
 
 def main(argv=None) -> int:
@@ -102,28 +108,47 @@ def main(argv=None) -> int:
     p.add_argument("--epochs-course", type=int, default=20)
     p.add_argument("--epochs-xception", type=int, default=20)
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
-    p.add_argument("--skip-xception", action="store_true")
+    p.add_argument("--deep", default="course,xception",
+                   help=f"comma-separated deep methods among {', '.join(DEEP)} (xception-extra adds PETA's "
+                        "persons outside VIPeR as training identities)")
+    p.add_argument("--skip-xception", action="store_true", help="drop xception and xception-extra from --deep")
     p.add_argument("--skip-deep", action="store_true", help="only the LOMO methods (writes reid-nondeep.md)")
+    p.add_argument("--lomo-splits", choices=("all", "deep"), default="all",
+                   help="run LOMO + XQDA on every split, or only on those the deep methods use")
+    p.add_argument("--name", help="results file name (default: reid, or reid-nondeep with --skip-deep)")
     args = p.parse_args(argv)
+    deep_keys = [m.strip() for m in args.deep.split(",") if m.strip()]
+    unknown = [m for m in deep_keys if m not in DEEP]
+    if unknown:
+        p.error(f"unknown deep method(s): {', '.join(unknown)}")
+    if args.skip_xception:
+        deep_keys = [m for m in deep_keys if not m.startswith("xception")]
     ds = catalog.load(catalog.resolve("reid", args.data_dir))
     rows, cache = [], {}
     all_splits = {name: protocols.protocol_splits(ds, name) for name in protocols.PROTOCOLS}
     lomo = [("LOMO + XQDA", "lomo-xqda")]
     if args.skip_deep:
         lomo += [("LOMO, Euclidean", "lomo-euclidean"), ("LOMO, cosine", "lomo-cosine")]
-    for name, splits in all_splits.items():
-        for split in splits:
-            for label, method in lomo:
-                run_split(label, ds, split, T.TrainConfig(method), rows, cache)
     deep = [all_splits["course"][0]] + all_splits["literature"][:args.deep_splits] + \
         all_splits["random-course"][:args.deep_splits]
-    methods = [] if args.skip_deep else [("course network", T.TrainConfig("course", epochs=args.epochs_course))]
-    if not (args.skip_xception or args.skip_deep):
-        methods.append(("Xception stripes", T.TrainConfig("xception", epochs=args.epochs_xception, weights=args.weights)))
+    for name, splits in all_splits.items():
+        for split in splits:
+            if args.lomo_splits == "all" or split in deep:
+                for label, method in lomo:
+                    run_split(label, ds, split, T.TrainConfig(method), rows, cache)
+    methods = []
+    for key in [] if args.skip_deep else deep_keys:
+        epochs = args.epochs_course if key == "course" else args.epochs_xception
+        methods.append((DEEP[key], T.TrainConfig(key.split("-")[0], epochs=epochs, weights=args.weights), key))
+    extra = None
+    if any(key == "xception-extra" for *_, key in methods):
+        from core.reid.__main__ import extra_identities
+
+        extra = extra_identities(args.data_dir)
     write_results(args, ds, rows, cache, methods, lomo, finished=False)
-    for label, cfg in methods:
+    for label, cfg, key in methods:
         for split in deep:
-            model, emb = run_split(label, ds, split, cfg, rows, cache)
+            model, emb = run_split(label, ds, split, cfg, rows, cache, extra if key == "xception-extra" else None)
             # fusion with the baseline on the same split: z-scored distances, summed
             b, be = cache[("LOMO + XQDA", split.name)]
             d = zscore(model.distance(emb.query, emb.gallery)) + zscore(b.distance(be.query, be.gallery))

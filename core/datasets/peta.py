@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import DataError
 from .attributes import AttributeDataset, make_frame
-from .base import is_image_name, require_dir
+from .base import ReidDataset, is_image_name, reid_frame, require_dir
 
 SPELLING = {"footwearSneakers": "footwearSneaker"}
 LABEL_FILE = "Label.txt"
@@ -99,3 +101,24 @@ def load_peta(root, subsets: list[str] | None = None, name: str = "PETA") -> Att
         tokens = row.pop("_tokens")
         row.update({a: 1.0 if a in tokens else 0.0 for a in names})
     return AttributeDataset(name, base.resolve(), make_frame(rows, names), names, problems)
+
+
+def reid_identities(root, exclude=("VIPeR",), min_images: int = 2, max_images: int = 8, seed: int = 0):
+    """PETA's subsets as extra re-ID *training* identities: person = subset/id, only persons with at
+    least ``min_images`` images, at most ``max_images`` each (TownCentre's video frames are
+    near-duplicates), seeded choice. ``exclude`` keeps VIPeR out: it is the evaluation set itself.
+    Cameras are unknown in PETA, so images alternate between camera 0 and 1."""
+    ds = load_peta(root)
+    f = ds.frame[~ds.frame.subset.isin(set(exclude))]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for person, g in f.groupby("person", sort=True):
+        if len(g) < min_images:
+            continue
+        paths = sorted(g.path)
+        if len(paths) > max_images:
+            paths = sorted(rng.choice(paths, max_images, replace=False))
+        rows += [(p, person, i % 2, "") for i, p in enumerate(paths)]
+    if not rows:
+        raise DataError(f"no PETA person outside {', '.join(exclude)} has {min_images} or more images", ds.root)
+    return ReidDataset("PETA-extra", ds.root, reid_frame(rows), list(ds.problems))

@@ -32,6 +32,16 @@ def _report(name: str, result) -> str:
     return (f"{name}: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in s.items()) + f" ({result.n_queries} queries)")
 
 
+def extra_identities(data_dir, cache_dir=None):
+    """PETA's persons outside VIPeR, from the same data folder; the demo has none (it is one set)."""
+    source = catalog.resolve("attributes", data_dir, cache_dir)
+    if source.is_demo or source.path.suffix.lower() == ".csv":
+        raise StudioError("--extra-identities needs PETA (the 'PETA dataset' folders) in the data folder")
+    from ..datasets.peta import reid_identities
+
+    return reid_identities(source.path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.reid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,6 +54,8 @@ def main(argv=None) -> int:
     tr.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
     tr.add_argument("--out", help="model path without extension (default: <model dir>/reid-<method>-<split>)")
     tr.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
+    tr.add_argument("--extra-identities", action="store_true",
+                    help="deep methods: also train on PETA's other subsets' persons (never its VIPeR subset)")
     ev = sub.add_parser("evaluate", help="CMC / mAP of a saved model on a split, or of a method over a protocol")
     cli.add_common_flags(ev)
     ev.add_argument("--model", help="a saved model (path without extension)")
@@ -52,6 +64,7 @@ def main(argv=None) -> int:
     ev.add_argument("--protocol", choices=protocols.PROTOCOLS, default="course")
     ev.add_argument("--epochs", type=int)
     ev.add_argument("--weights")
+    ev.add_argument("--extra-identities", action="store_true", help="as for train")
     ev.add_argument("--reverse", action="store_true", help="query = camera B, gallery = camera A")
     ev.add_argument("--rerank", action="store_true", help="also report k-reciprocal re-ranking")
     em = sub.add_parser("embed", help="embed images (files or folders) with a saved model")
@@ -95,8 +108,9 @@ def main(argv=None) -> int:
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
+        extra = extra_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
         bar, update = cli.progress_bar()
-        model = T.train(ds, split, cfg, update)
+        model = T.train(ds, split, cfg, update, extra=extra)
         emb = T.test_embeddings(model, ds, split, progress=update)
         bar.close()
         result = T.rank(model, emb)
@@ -126,11 +140,12 @@ def main(argv=None) -> int:
     if not args.method:
         raise StudioError("give --model, or --method with --protocol")
     rows, rows_rr = [], []
+    extra = extra_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
     for split in protocols.protocol_splits(ds, args.protocol, 10, args.seed):
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
-        model = T.train(ds, split, cfg)
+        model = T.train(ds, split, cfg, extra=extra)
         emb = T.test_embeddings(model, ds, split, reverse=args.reverse)
         r = T.rank(model, emb)
         rows.append(r.summary())

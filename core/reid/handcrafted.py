@@ -150,7 +150,12 @@ class XQDA:
         return ((self._unit(x) - self.mean_) @ self.pca_) @ self.W_
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
-        pq, pg = self.project(q), self.project(g)
+        """Distances between raw features (projects both sides; see ``metric`` for projected ones)."""
+        return self.metric(self.project(q), self.project(g))
+
+    def metric(self, pq: np.ndarray, pg: np.ndarray) -> np.ndarray:
+        """Distances between features already projected with ``project`` (a gallery is projected once)."""
+        pq, pg = np.asarray(pq, np.float64), np.asarray(pg, np.float64)
         mq = (pq @ self.M_ * pq).sum(1)
         mg = (pg @ self.M_ * pg).sum(1)
         return mq[:, None] + mg[None, :] - 2 * pq @ self.M_ @ pg.T

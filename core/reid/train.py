@@ -171,15 +171,19 @@ class ReidModel:
         return tuple(self.card["input_hw"])
 
     def embed(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """Images (any size, RGB uint8) -> embeddings (deep) or LOMO features (baseline)."""
+        """Images (any size, RGB uint8) -> embeddings (deep), LOMO features projected to the XQDA
+        space (``lomo-xqda``: the gallery is projected once, not at every query) or raw LOMO features."""
         if self.method in LOMO_METHODS:
-            return np.stack([handcrafted.lomo(im) for im in images]) if images else np.zeros((0, 1), np.float32)
+            if not images:
+                return np.zeros((0, 1), np.float32)
+            feats = np.stack([handcrafted.lomo(im) for im in images])
+            return self.xqda.project(feats).astype(np.float32) if self.xqda is not None else feats
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.method == "lomo-xqda":
-            return self.xqda.distance(q, g)
+            return self.xqda.metric(q, g)
         if self.method == "lomo-cosine":
             return evaluation.cosine(q, g)
         return evaluation.euclidean(q, g)
@@ -264,6 +268,8 @@ def _train(ds, split, cfg, progress, extra) -> ReidModel:
     frames = [train_f.assign(source=ds.name)]
     if extra is not None:
         frames.append(extra.frame.assign(source=extra.name))
+        card["extra_identities"] = {"dataset": extra.name, "root": str(extra.root), "identities": len(extra.pids),
+                                    "images": len(extra.frame)}
     import pandas as pd
 
     all_f = pd.concat(frames, ignore_index=True)
