@@ -106,15 +106,15 @@ def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> P
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     data = buf.getvalue()
-    atomic_write_bytes(stem.with_suffix(".npz"), data)
+    atomic_write_bytes(_file(stem, ".npz"), data)
     card = {"kind": kind, "saved": now(), "npz_sha256": sha256(data), **card}
-    atomic_write_json(stem.with_suffix(".json"), card)
-    return stem.with_suffix(".json")
+    atomic_write_json(_file(stem, ".json"), card)
+    return _file(stem, ".json")
 
 
 def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     stem = _stem(stem)
-    card_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+    card_path, npz_path = _file(stem, ".json"), _file(stem, ".npz")
     card = read_card(stem)
     if not npz_path.is_file():
         raise ArtifactError(f"model file not found: {npz_path}")
@@ -131,6 +131,11 @@ def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, card
 
 
+def _file(stem: Path, ext: str) -> Path:
+    """``stem`` + ``ext`` (appended: a stem with dots in its name keeps them)."""
+    return stem.with_name(stem.name + ext)
+
+
 def _stem(path) -> Path:
     stem = Path(path)
     return stem.with_suffix("") if stem.suffix in (".json", ".npz", ".keras") else stem
@@ -138,7 +143,7 @@ def _stem(path) -> Path:
 
 def read_card(stem) -> dict:
     """The JSON card beside a model (``stem.json``); ArtifactError when missing or not JSON."""
-    card_path = _stem(stem).with_suffix(".json")
+    card_path = _file(_stem(stem), ".json")
     if not card_path.is_file():
         raise ArtifactError(f"model file not found: {card_path}")
     try:
@@ -159,12 +164,12 @@ def save_keras(stem, model, card: dict, kind: str) -> Path:
     try:
         model.save(tmp)
         data = Path(tmp).read_bytes()
-        os.replace(tmp, stem.with_suffix(".keras"))
+        os.replace(tmp, _file(stem, ".keras"))
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    atomic_write_json(stem.with_suffix(".json"), {**card, "kind": kind, "saved": now(), "keras_sha256": sha256(data)})
-    return stem.with_suffix(".json")
+    atomic_write_json(_file(stem, ".json"), {**card, "kind": kind, "saved": now(), "keras_sha256": sha256(data)})
+    return _file(stem, ".json")
 
 
 def load_keras(stem, kind: str, lock=None):
@@ -173,8 +178,8 @@ def load_keras(stem, kind: str, lock=None):
     stem = _stem(stem)
     card = read_card(stem)
     if card.get("kind") != kind:
-        raise ArtifactError(f"{stem.with_suffix('.json')}: not a {kind} model card")
-    path = stem.with_suffix(".keras")
+        raise ArtifactError(f"{_file(stem, '.json')}: not a {kind} model card")
+    path = _file(stem, ".keras")
     if not path.is_file():
         raise ArtifactError(f"model file not found: {path}")
     if sha256(path.read_bytes()) != card.get("keras_sha256"):
@@ -189,3 +194,49 @@ def load_keras(stem, kind: str, lock=None):
     except Exception as exc:    # a corrupt zip / h5 raises many types
         raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
     return model, card
+
+
+class Busy(StudioError):
+    """Another run already holds an exclusive lock (e.g. training in this model folder)."""
+
+
+class exclusive:
+    """``with exclusive(path, "training"):`` — an OS file lock (``flock``) that never waits: a second
+    holder, in this process (another app session) or another one (the CLI), gets ``Busy`` at once. The
+    lock goes with the process, so a killed run leaves no stale lock behind."""
+
+    def __init__(self, path, what: str = "training"):
+        self.path, self.what, self._fd = Path(path), what, None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip()
+            os.close(fd)
+            raise Busy(f"{self.what} is already running ({holder or 'another run'}); "
+                       "wait for it to finish, then try again") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"started {now()[:19]} by process {os.getpid()}".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+        return False
+
+
+def training_lock(system: str, model_dir=None) -> exclusive:
+    """One training of ``system`` ("reid", "attributes", "clustering") at a time per model folder, for
+    app sessions and CLI runs alike; the systems do not wait for each other."""
+    from . import config
+
+    return exclusive(Path(config.model_dir(model_dir)) / f".training-{system}.lock", f"{system} training")

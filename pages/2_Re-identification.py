@@ -3,7 +3,7 @@ import os
 
 import streamlit as st
 
-from core import plots
+from core import artifacts, checkpoint, plots
 from core.errors import StudioError
 from core.images import load_image
 from core.reid import protocols, search
@@ -39,6 +39,13 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
     epochs = None
     if method not in T.LOMO_METHODS:
         epochs = st.slider("Epochs", 1, 60, 30 if method == "course" else 20, key="train_epochs")
+    stem = state.model_stem("reid", method, ds.name, split.name)
+    resume = False
+    left = checkpoint.info(stem)
+    if left is not None and method not in T.LOMO_METHODS:
+        resume = st.checkbox(f"Resume the interrupted run (after epoch {left['epoch']})", value=True, key="train_resume",
+                             help="Training of this method on this split stopped before the end; its last "
+                                  "epoch was saved. Untick to start again from scratch.")
     if st.button("Train", type="primary", key="train"):
         bar = st.progress(0.0, text="Starting…")
         chart = st.empty()
@@ -51,12 +58,12 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
         cfg = T.TrainConfig(method=method, epochs=epochs or 1,
                             weights=os.environ.get("STUDIO_XCEPTION_WEIGHTS") or None)
         try:
-            model = T.train(ds, split, cfg, report)
-            emb = T.test_embeddings(model, ds, split)
-            result = T.rank(model, emb)
-            model.card["metrics"] = {split.name: result.summary()}
-            stem = state.model_stem("reid", method, ds.name, split.name)
-            model.save(stem)
+            with artifacts.training_lock("reid", state.model_dir()):
+                model = T.train(ds, split, cfg, report, checkpoint=stem, resume=resume)
+                emb = T.test_embeddings(model, ds, split)
+                result = T.rank(model, emb)
+                model.card["metrics"] = {split.name: result.summary()}
+                model.save(stem)
             st.success(f"Trained and saved {stem.name}: Rank-1 {result.rank(1):.1%} on {split.name}.")
         except StudioError as exc:
             st.error(str(exc))

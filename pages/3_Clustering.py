@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import plots
+from core import artifacts, plots
 from core.clustering import pipeline
 from core.clustering.features import ProfileSpec
 from core.clustering.gmm import GMMSpec
@@ -74,8 +74,9 @@ if sweep is None:
     if st.button("Fit the mixtures", type="primary", key="fit_sweep"):
         bar = st.progress(0.0, text="Fitting…")
         try:
-            pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec,
-                               progress=lambda f, t: bar.progress(f, text=f"Fitting {t}"))
+            with artifacts.training_lock("clustering", state.model_dir()):
+                pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec,
+                                   progress=lambda f, t: bar.progress(f, text=f"Fitting {t}"))
         except StudioError as exc:
             st.error(str(exc))
             st.stop()

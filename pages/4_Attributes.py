@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import plots
+from core import artifacts, plots
 from core.attributes import labels as L
 from core.attributes import train as A
 from core.errors import StudioError
@@ -36,9 +36,10 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
         bar = st.progress(0.0, text="Starting…")
         cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights())
         try:
-            model, report = A.train(ds, cfg, progress=lambda f, t: bar.progress(min(1.0, f), text=t))
-            stem = state.model_stem("attr", cfg.backbone, ds.name, split_kind)
-            model.save(stem)
+            with artifacts.training_lock("attributes", state.model_dir()):
+                model, report = A.train(ds, cfg, progress=lambda f, t: bar.progress(min(1.0, f), text=t))
+                stem = state.model_stem("attr", cfg.backbone, ds.name, split_kind)
+                model.save(stem)
             st.success(f"Trained and saved {stem.name}: mA {report['summary']['mA']:.1%} on the test images.")
         except StudioError as exc:
             st.error(str(exc))

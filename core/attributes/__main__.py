@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cli, config
+from .. import artifacts, cli, config
 from ..datasets import catalog
 from ..images import load_image
 from . import labels as L
@@ -92,13 +92,14 @@ def main(argv=None) -> int:
         return 0
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours)
-        bar, update = cli.progress_bar()
-        model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
-        if args.finetune_epochs:
-            model, report = A.finetune(ds, model, cfg, args.finetune_epochs, progress=update)
-        bar.close()
         out = Path(args.out) if args.out else config.model_dir() / f"attr-{cfg.backbone}-{args.split}"
-        model.save(out)
+        with artifacts.training_lock("attributes"):
+            bar, update = cli.progress_bar()
+            model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
+            if args.finetune_epochs:
+                model, report = A.finetune(ds, model, cfg, args.finetune_epochs, progress=update)
+            bar.close()
+            model.save(out)
         _print_report(report["summary"], report["per_attribute"])
         print(f"saved {out}.keras and {out}.json")
         return 0

@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     tr.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
     tr.add_argument("--out", help="model path without extension (default: <model dir>/reid-<method>-<split>)")
     tr.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
+    tr.add_argument("--resume", action="store_true",
+                    help="deep methods: continue an interrupted run from its last epoch checkpoint (OUT-ckpt.*)")
     tr.add_argument("--extra-identities", action="store_true",
                     help="deep methods: also train on PETA's other subsets' persons (never its VIPeR subset)")
     ev = sub.add_parser("evaluate", help="CMC / mAP of a saved model on a split, or of a method over a protocol")
@@ -109,15 +111,18 @@ def main(argv=None) -> int:
         if args.epochs:
             cfg.epochs = args.epochs
         extra = extra_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
-        bar, update = cli.progress_bar()
-        model = T.train(ds, split, cfg, update, extra=extra)
-        emb = T.test_embeddings(model, ds, split, progress=update)
-        bar.close()
-        result = T.rank(model, emb)
-        model.card["metrics"] = {split.name: result.summary()}
-        model.card["cmc"] = result.cmc.tolist()
         out = Path(args.out) if args.out else config.model_dir(args.model_dir) / f"reid-{args.method}-{split.name}"
-        model.save(out)
+        with artifacts.training_lock("reid", args.model_dir):
+            bar, update = cli.progress_bar()
+            model = T.train(ds, split, cfg, update, extra=extra, checkpoint=out, resume=args.resume)
+            if model.card.get("resumed_from_epoch"):
+                print(f"resumed after epoch {model.card['resumed_from_epoch']}", file=sys.stderr)
+            emb = T.test_embeddings(model, ds, split, progress=update)
+            bar.close()
+            result = T.rank(model, emb)
+            model.card["metrics"] = {split.name: result.summary()}
+            model.card["cmc"] = result.cmc.tolist()
+            model.save(out)
         print(_report(f"{args.method} on {split.name}", result))
         print(f"saved {out} (.keras or .npz, and .json); trained in {model.card['train_seconds']:.0f} s")
         return 0

@@ -193,7 +193,11 @@ class ReidModel:
         if self.method in LOMO_METHODS:
             arrays = self.xqda.arrays() if self.xqda is not None else {"none": np.zeros(0)}
             return artifacts.save_arrays(stem, arrays, card, kind="reid-lomo")
-        return artifacts.save_keras(stem, self.keras_model, card, kind="reid-keras")
+        path = artifacts.save_keras(stem, self.keras_model, card, kind="reid-keras")
+        from .. import checkpoint
+
+        checkpoint.remove(stem)        # the finished model supersedes its training checkpoint
+        return path
 
 
 def load(stem) -> ReidModel:
@@ -228,15 +232,13 @@ def _split_frames(ds: ReidDataset, split: Split):
     return train, test
 
 
-def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None) -> ReidModel:
-    """Train ``cfg.method`` on the split's training identities (plus ``extra`` identities, if given)."""
-    from ..backbones import BUILD_LOCK
+def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None,
+          checkpoint=None, resume: bool = False) -> ReidModel:
+    """Train ``cfg.method`` on the split's training identities (plus ``extra`` identities, if given).
 
-    with BUILD_LOCK:        # one Keras build at a time per process (see core.backbones.BUILD_LOCK)
-        return _train(ds, split, cfg, progress, extra)
-
-
-def _train(ds, split, cfg, progress, extra) -> ReidModel:
+    Deep methods with ``checkpoint`` (a model stem) save ``STEM-ckpt.*`` after every epoch; ``resume``
+    continues from it when it belongs to the same configuration, data and split (else starts afresh).
+    Saving the finished model (``ReidModel.save``) removes the checkpoint."""
     if cfg.method not in METHODS:
         raise StudioError(f"unknown method '{cfg.method}'; choose one of {', '.join(METHODS)}")
     train_f, _ = _split_frames(ds, split)
@@ -260,7 +262,10 @@ def _train(ds, split, cfg, progress, extra) -> ReidModel:
         return ReidModel("lomo-xqda", card, xqda=xq)
 
     import keras
+    import pandas as pd
 
+    from .. import backbones
+    from .. import checkpoint as ckpt
     from . import models
     from .losses import BatchHardLoss, TripletStackLoss
 
@@ -270,37 +275,48 @@ def _train(ds, split, cfg, progress, extra) -> ReidModel:
         frames.append(extra.frame.assign(source=extra.name))
         card["extra_identities"] = {"dataset": extra.name, "root": str(extra.root), "identities": len(extra.pids),
                                     "images": len(extra.frame)}
-    import pandas as pd
-
     all_f = pd.concat(frames, ignore_index=True)
     labels_text = (all_f.source + "/" + all_f.pid).to_numpy()
     uniq, labels = np.unique(labels_text, return_inverse=True)
+    hw = models.COURSE_INPUT if cfg.method == "course" else models.STRONG_INPUT
+    images = load_images(list(all_f.path), hw)
+    TripletSequence, PKSequence = _sequences()
+    # Only building holds the process-wide lock (Keras' layer naming is not thread-safe); fitting does
+    # not, so other app sessions can load models while this one trains.
+    with backbones.BUILD_LOCK:
+        if cfg.method == "course":
+            net = trainer = models.course_network(hw, seed=cfg.seed)
+            trainer.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate), loss=TripletStackLoss(cfg.margin))
+            data = TripletSequence(images, labels, all_f.camera.to_numpy(), cfg)
+        else:
+            base = backbones.build(backbones.BackboneSpec("xception", *hw), cfg.weights)
+            net = models.xception_stripes(base, hw, seed=cfg.seed)
+            trainer = models.with_id_head(net, len(uniq))
+            steps = max(1, len(uniq) // cfg.p) * cfg.epochs
+            schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
+            trainer.compile(optimizer=keras.optimizers.Adam(schedule),
+                            loss={"embedding": BatchHardLoss(cfg.triplet_margin),
+                                  "id_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+                            loss_weights={"embedding": 1.0, "id_logits": cfg.id_weight})
+            data = PKSequence(images, labels, cfg)
     history: list = []
-    if cfg.method == "course":
-        hw = models.COURSE_INPUT
-        images = load_images(list(all_f.path), hw)
-        net = models.course_network(hw, seed=cfg.seed)
-        net.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate), loss=TripletStackLoss(cfg.margin))
-        TripletSequence, _ = _sequences()
-        data = TripletSequence(images, labels, all_f.camera.to_numpy(), cfg)
-        net.fit(data, epochs=cfg.epochs, verbose=0, callbacks=[_callback(progress, cfg.epochs, history)])
-    else:
-        from .. import backbones
-
-        hw = models.STRONG_INPUT
-        images = load_images(list(all_f.path), hw)
-        base = backbones.build(backbones.BackboneSpec("xception", *hw), cfg.weights)
-        net = models.xception_stripes(base, hw, seed=cfg.seed)
-        trainer = models.with_id_head(net, len(uniq))
-        steps = max(1, len(uniq) // cfg.p) * cfg.epochs
-        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
-        trainer.compile(optimizer=keras.optimizers.Adam(schedule),
-                        loss={"embedding": BatchHardLoss(cfg.triplet_margin),
-                              "id_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
-                        loss_weights={"embedding": 1.0, "id_logits": cfg.id_weight})
-        _, PKSequence = _sequences()
-        data = PKSequence(images, labels, cfg)
-        trainer.fit(data, epochs=cfg.epochs, verbose=0, callbacks=[_callback(progress, cfg.epochs, history)])
+    callbacks = [_callback(progress, cfg.epochs, history)]
+    done = 0
+    if checkpoint is not None:
+        fingerprint = {"config": cfg.to_dict(), "data": str(ds.root), "split": card["split"],
+                       "extra": card.get("extra_identities"), "identities": int(len(uniq))}
+        if resume:
+            done, previous = ckpt.restore(checkpoint, trainer, fingerprint)
+            history.extend(previous)
+            card["resumed_from_epoch"] = done
+            if done and progress is not None:
+                progress(done / cfg.epochs, f"resumed after epoch {done}/{cfg.epochs}", history)
+        callbacks.append(ckpt.callback(checkpoint, fingerprint, history))
+    if done < cfg.epochs:
+        data.epoch = done          # the batches of each epoch are seeded by its number: a resumed run sees the same ones
+        if hasattr(data, "_make"):
+            data._make()
+        trainer.fit(data, epochs=cfg.epochs, initial_epoch=done, verbose=0, callbacks=callbacks)
     card.update(input_hw=list(hw), train_seconds=time.perf_counter() - start, train_images=len(all_f),
                 train_identities=int(len(uniq)))
     return ReidModel(cfg.method, card, keras_model=net, history=history)
