@@ -126,8 +126,8 @@ def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"{npz_path}: cannot read the model arrays ({exc})") from None
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{npz_path}: cannot read the model arrays ({type(exc).__name__}: {exc})") from None
     return arrays, card
 
 

@@ -17,6 +17,18 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, sampling and initialisation")
 
 
+def dataset(kind: str, args):
+    """Load the data of ``kind`` for a command: from ``--data-dir`` / $STUDIO_DATA_DIR when set, else the
+    demo. A data folder that lacks this kind is an error here (the app falls back to the demo with a
+    note; on the command line a silent fallback would produce numbers about the wrong data)."""
+    from .datasets import catalog
+
+    source = catalog.resolve(kind, args.data_dir, args.cache_dir, args.seed)
+    if source.note:
+        raise StudioError(source.note.split(":")[0] + "; omit --data-dir and unset STUDIO_DATA_DIR to use the demo data")
+    return catalog.load(source)
+
+
 def progress_bar(desc: str = ""):
     """``(bar, update)``: a tqdm bar on stderr and a ``update(fraction, text, *extra)`` callback for the
     library's ``progress=`` parameters. Close the bar when done."""
@@ -36,8 +48,18 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     try:
         return int(main(argv) or 0)
     except StudioError as exc:
+        _close_bars()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
+        _close_bars()
         print("interrupted: nothing half-written was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _close_bars() -> None:
+    """Clear progress bars left open by a failed command, so that the error starts its own line."""
+    import tqdm
+
+    for bar in list(getattr(tqdm.tqdm, "_instances", [])):
+        bar.close()

@@ -13,10 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .. import artifacts, cli, config
-from ..datasets import catalog
 from ..images import load_image
 from . import labels as L
 from . import metrics, splits
@@ -81,7 +78,7 @@ def main(argv=None) -> int:
             for a in model.attributes:
                 print(f"  {a:24s} {row[a]:.3f}")
         return 0
-    ds = catalog.load(catalog.resolve("attributes", args.data_dir, args.cache_dir, args.seed))
+    ds = cli.dataset("attributes", args)
     print(f"data: {ds.name} ({len(ds.frame)} images, {ds.frame.person.nunique()} persons)", file=sys.stderr)
     if args.command == "features":
         cfg = _cfg(args)

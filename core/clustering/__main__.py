@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import artifacts, cli, config
-from ..datasets import catalog
 from ..errors import StudioError
 from . import pipeline
 from .features import KINDS, ProfileSpec, user_profiles
@@ -67,7 +66,7 @@ def main(argv=None) -> int:
     ev.add_argument("--json", help="also write the table to this JSON file (atomically)")
     args = parser.parse_args(argv)
 
-    ml = catalog.load(catalog.resolve("ratings", args.data_dir, args.cache_dir, args.seed))
+    ml = cli.dataset("ratings", args)
     print(f"data: {'demo' if ml.root and 'demo-v' in str(ml.root) else ml.root} "
           f"({ml.ratings.userId.nunique()} users, {len(ml.ratings)} ratings)", file=sys.stderr)
     profile_spec, gmm_spec = _specs(args)

@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         print(f"wrote {len(paths)} embeddings of size {emb.shape[1]} to {args.out}")
         return 0
 
-    ds = catalog.load(catalog.resolve("reid", args.data_dir, args.cache_dir, args.seed))
+    ds = cli.dataset("reid", args)
     print(f"data: {ds.name} ({len(ds.pids)} identities, {len(ds.frame)} images)", file=sys.stderr)
     if args.command == "train":
         split = protocols.parse_split(ds, args.split, args.seed)
