@@ -123,6 +123,21 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
     return resize(image, height, width)
 
 
+def for_display(image: np.ndarray, max_aspect: float = 4.0, max_side: int = 512) -> np.ndarray:
+    """A copy fit to show on a page: padded (background grey) so neither side is more than
+    ``max_aspect`` times the other (a 16 x 6000 strip would otherwise scale to 0 pixels high), then
+    shrunk so its longer side is at most ``max_side``."""
+    h, w = image.shape[:2]
+    if w > h * max_aspect or h > w * max_aspect:
+        th, tw = max(h, int(np.ceil(w / max_aspect))), max(w, int(np.ceil(h / max_aspect)))
+        canvas = np.full((th, tw, 3), BACKGROUND, np.uint8)
+        y, x = (th - h) // 2, (tw - w) // 2
+        canvas[y:y + h, x:x + w] = image
+        image, (h, w) = canvas, (th, tw)
+    scale = max_side / max(h, w)
+    return resize(image, max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else image
+
+
 def montage(images: list[np.ndarray], height: int = 128, columns: int = 8, gap: int = 2) -> np.ndarray:
     """Tile images (scaled to one height) into a grid; an empty list gives a 1-row blank strip."""
     if not images:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import artifacts, checkpoint, plots
 from core.errors import StudioError
-from core.images import load_image
+from core.images import for_display, load_image
 from core.reid import protocols, search
 from core.reid import train as T
 from ui import reid as ur
@@ -110,7 +110,7 @@ with tab_search:
     if query is not None:
         hits = search.search(model, query, emb, 10, true_pid)
         cols = st.columns(11)
-        cols[0].image(query, caption="query", width=80)
+        cols[0].image(for_display(query), caption="query", width=80)
         for col, hit in zip(cols[1:], hits):
             mark = " ✓" if hit.is_match else (" ✗" if hit.is_match is False else "")
             col.image(load_image(hit.path), caption=f"#{hit.rank} id {hit.pid}{mark}\nd={hit.distance:.3g}", width=80)

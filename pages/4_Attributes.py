@@ -9,7 +9,7 @@ from core import artifacts, plots
 from core.attributes import labels as L
 from core.attributes import train as A
 from core.errors import StudioError
-from core.images import load_image
+from core.images import for_display, load_image
 from ui import attributes as ua
 from ui import state
 
@@ -82,7 +82,7 @@ with tab_pred:
         decided = model.decide(probs.to_frame().T, threshold)[0]
         thresholds = model.thresholds if threshold is None else {a: threshold for a in model.binary}
         c1, c2 = st.columns([1, 3])
-        c1.image(image, caption=f.name, width=120)
+        c1.image(for_display(image), caption=f.name, width=120)
         yes = [names[a] for a, d in zip(model.attributes, decided) if d]
         c1.markdown("**Predicted:** " + (", ".join(yes) if yes else "nothing above its threshold"))
         c2.plotly_chart(plots.probability_bars(probs[model.binary], thresholds, names, f"Attributes of {f.name}"),

@@ -16,7 +16,8 @@ def weights() -> str | None:
 
 
 def saved_models(dataset_root: str) -> list[dict]:
-    return state.saved_models("attr-", ("attributes-keras",), dataset_root)
+    return state.saved_models("attr-", ("attributes-keras",), dataset_root,
+                              ("backbone.name", "split.name"))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

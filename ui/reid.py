@@ -9,7 +9,8 @@ from ui import state
 
 
 def saved_models(dataset_root: str) -> list[dict]:
-    return state.saved_models("reid-", ("reid-keras", "reid-lomo"), dataset_root)
+    return state.saved_models("reid-", ("reid-keras", "reid-lomo"), dataset_root,
+                              ("method", "split.name"))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)

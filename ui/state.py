@@ -53,7 +53,7 @@ def load_dataset(kind: str, pick: bool = False):
         return source, dataset, f"{exc}. Showing the demo data instead."
     try:
         source, dataset = _load(kind, folder, cache)
-        return source, dataset, None
+        return source, dataset, source.note or None     # a data folder without this kind: say so
     except StudioError as exc:
         return None, None, str(exc)
 
@@ -62,9 +62,10 @@ def model_dir():
     return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
 
 
-def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str) -> list[dict]:
+def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str, required: tuple[str, ...] = ()) -> list[dict]:
     """Cards of saved models (``<model dir>/<prefix>*.json``) of these kinds trained on this dataset,
-    newest first, each with its ``stem`` (path without extension). Unreadable cards are skipped."""
+    newest first, each with its ``stem`` (path without extension). Unreadable cards, and cards without
+    the ``required`` fields (nested as ``"split.name"``), are skipped."""
     import json
 
     cards = []
@@ -73,9 +74,19 @@ def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str) -> list
             c = json.loads(card.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(c, dict) and c.get("kind") in kinds and c.get("data") == dataset_root:
+        if isinstance(c, dict) and c.get("kind") in kinds and c.get("data") == dataset_root and \
+                all(_has(c, field) for field in required):
             cards.append({**c, "stem": str(card.with_suffix(""))})
     return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)
+
+
+def _has(card: dict, field: str) -> bool:
+    node = card
+    for part in field.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def pick_model(cards: list[dict], label, key: str, empty_message: str) -> dict:

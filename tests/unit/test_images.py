@@ -94,3 +94,11 @@ def test_tiny_image_refused_and_missing_file_named(tmp_path):
 def test_montage_tiles_images_to_one_height():
     out = images.montage([rgb(20, 10), rgb(40, 10), rgb(10, 10)], height=20, columns=2, gap=2)
     assert out.shape == (42, 2 * 20 + 2, 3)     # two rows; widest tile is 20 px (10 x 10 scaled)
+
+
+@pytest.mark.parametrize("shape", [(16, 6000), (6000, 16), (2, 2), (3000, 2000)])
+def test_for_display_keeps_every_side_visible(shape):
+    out = images.for_display(np.zeros(shape + (3,), np.uint8))
+    h, w = out.shape[:2]
+    assert max(h, w) <= 512 and max(h, w) <= 4 * min(h, w) + 1
+    assert round(80 * h / w) >= 1 and round(80 * w / h) >= 1        # a width-80 thumbnail has height > 0
