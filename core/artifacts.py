@@ -27,6 +27,10 @@ class ArtifactError(StudioError):
     """A saved model or result file is missing, corrupt, or does not match its card."""
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +40,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)        # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with _suppress():
@@ -134,6 +139,11 @@ def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
 def _file(stem: Path, ext: str) -> Path:
     """``stem`` + ``ext`` (appended: a stem with dots in its name keeps them)."""
     return stem.with_name(stem.name + ext)
+
+
+def stem_of(path) -> Path:
+    """A model path without its .json / .npz / .keras extension."""
+    return _stem(path)
 
 
 def _stem(path) -> Path:

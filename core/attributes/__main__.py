@@ -65,7 +65,21 @@ def main(argv=None) -> int:
     pr.add_argument("--model", required=True)
     pr.add_argument("images", nargs="+")
     pr.add_argument("--weights")
+    ex = sub.add_parser("export", help="write the model as ONNX + SavedModel (images in, probabilities out), "
+                                       "checked against Keras with ONNX Runtime")
+    ex.add_argument("--model", required=True)
+    ex.add_argument("--out", required=True, help="output folder")
+    ex.add_argument("--weights", help="backbone weights (for models trained on cached features)")
     args = parser.parse_args(argv)
+
+    if args.command == "export":
+        from .. import export
+
+        model = A.load(args.model)
+        name = artifacts.stem_of(args.model).name
+        card = export.export(model.image_network(args.weights), args.out, name, model.card)
+        print(f"wrote {card.parent / name}.onnx and .savedmodel/ (card {card.name})")
+        return 0
 
     if args.command == "predict":
         model = A.load(args.model)

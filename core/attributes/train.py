@@ -127,6 +127,23 @@ class AttributeModel:
                 progress(min(1.0, (start + batch) / len(paths)), f"{min(start + batch, len(paths))} / {len(paths)} images")
         return pd.concat(frames, ignore_index=True)
 
+    def image_network(self, weights=None):
+        """One Keras model from raw 0..255 RGB images to every head's output: the fine-tuned model, or
+        the ImageNet backbone + pooling + the trained heads (for export)."""
+        if self.image_model is not None:
+            return self.image_model
+        import keras
+
+        spec = self.spec
+        if spec.pooling != "avg":
+            raise StudioError(f"export supports average-pooled features, not '{spec.pooling}'")
+        with backbones.BUILD_LOCK:
+            base = backbones.build(spec, weights or self.card.get("weights_file"))
+            inp = keras.Input((spec.height, spec.width, 3), name="image")
+            x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+            x = keras.layers.GlobalAveragePooling2D(name="pool")(base(x))
+            return keras.Model(inp, self.heads(x), name="attributes_image")
+
     def save(self, stem) -> Path:
         net = self.image_model if self.image_model is not None else self.heads
         return artifacts.save_keras(stem, net, {**self.card, "history": self.history}, KIND)

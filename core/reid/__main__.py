@@ -79,8 +79,22 @@ def main(argv=None) -> int:
     se.add_argument("--query", required=True)
     se.add_argument("--split", default="course")
     se.add_argument("--top", type=int, default=10)
+    ex = sub.add_parser("export", help="write a deep model as ONNX + SavedModel (images in, embeddings out), "
+                                       "checked against Keras with ONNX Runtime")
+    ex.add_argument("--model", required=True)
+    ex.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
 
+    if args.command == "export":
+        from .. import export
+
+        model = T.load(args.model)
+        if model.keras_model is None:
+            raise StudioError(f"{model.method} is not a neural network: nothing to export (its arrays are in the .npz)")
+        name = artifacts.stem_of(args.model).name
+        card = export.export(model.keras_model, args.out, name, model.card)
+        print(f"wrote {card.parent / name}.onnx and .savedmodel/ (card {card.name})")
+        return 0
     if args.command == "embed":
         model = T.load(args.model)
         paths = []
