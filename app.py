@@ -2,9 +2,21 @@
 
 Run with ``make run`` (or ``streamlit run app.py``).
 """
+import logging
+
 import streamlit as st
 
 from ui import state
+
+# Model loads are logged to the server's stderr ("studio loaded model ..."): one line per load, so that
+# an operator (and the concurrency test) can see that sessions share the cached models.
+_log = logging.getLogger("studio")
+if not _log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("studio %(message)s"))
+    _log.addHandler(_handler)
+    _log.setLevel(logging.INFO)
+    _log.propagate = False
 
 st.set_page_config(page_title="Person Re-ID & Clustering Studio", page_icon=":material/person_search:", layout="wide")
 

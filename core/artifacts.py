@@ -11,6 +11,7 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import StudioError
+
+log = logging.getLogger("studio")
 
 
 class ArtifactError(StudioError):
@@ -133,6 +136,7 @@ def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{npz_path}: cannot read the model arrays ({type(exc).__name__}: {exc})") from None
+    log.info("loaded model %s", npz_path)
     return arrays, card
 
 
@@ -203,6 +207,7 @@ def load_keras(stem, kind: str, lock=None):
             model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:    # a corrupt zip / h5 raises many types
         raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+    log.info("loaded model %s", path)
     return model, card
 
 

@@ -24,20 +24,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, startup_limit: float = 120.0):
-    """Yield the base URL of a running server; stop it afterwards. Bounded wait for start-up."""
+def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_path: Path | None = None):
+    """Yield the base URL of a running server; stop it afterwards. Bounded wait for start-up. The
+    server's output goes to ``log_path`` (a temporary file by default: a pipe nobody reads would fill
+    up and stall the server)."""
+    import tempfile
+
     port = free_port()
+    if log_path is None:
+        log_path = Path(tempfile.mkstemp(prefix="streamlit-", suffix=".log")[1])
+    log = open(log_path, "wb")
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "app.py"), "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_limit
         while True:
             if proc.poll() is not None:
-                raise RuntimeError("streamlit exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+                raise RuntimeError("streamlit exited: " + Path(log_path).read_text(errors="replace")[-2000:])
             try:
                 with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
                     if r.status == 200:
@@ -54,3 +60,4 @@ def streamlit_server(env: dict | None = None, startup_limit: float = 120.0):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
