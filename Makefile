@@ -7,7 +7,7 @@ DATA_DIR ?=
 STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 	--browser.gatherUsageStats false
 
-.PHONY: run test test-fast venv chromium bench clean
+.PHONY: run test test-fast venv chromium bench clean screenshots
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,10 @@ test: venv chromium
 
 test-fast: venv
 	$(PY) -m pytest -q tests -m "not e2e"
+
+# The README's pictures: the browser journeys, saving what they end on (demo data, 1400 px wide).
+screenshots: venv chromium
+	STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/e2e/test_browser.py
 
 bench: venv
 	$(PY) -m bench.clustering

@@ -9,6 +9,26 @@ pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 LONG = 120_000  # ms: first loads build caches on a 2-core machine
+SHOTS = os.environ.get("STUDIO_SCREENSHOT_DIR")   # make screenshots: docs/screenshots
+
+
+def snap(page, name: str, tmp_path, height: int = 1600) -> None:
+    """Screenshot of what the person sees at the end of a journey: into $STUDIO_SCREENSHOT_DIR when set
+    (the README's pictures, made small with a 256-colour palette), else the test's temporary folder."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})   # the app scrolls inside its own
+    expect(page.get_by_text("Running...")).to_have_count(0, timeout=LONG)   # frame: show more of it at once
+    out = Path(SHOTS or tmp_path) / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out))
+    page.set_viewport_size(size)
+    im = Image.open(out).convert("RGB")
+    im.quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    assert Image.open(out).width >= 1280
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +60,15 @@ def page(browser):
     context.close()
 
 
-def test_visit_every_page(page, server):
+def test_visit_every_page(page, server, tmp_path):
     page.goto(server)
     expect(page.get_by_role("heading", name="Person Re-ID & Clustering Studio")).to_be_visible(timeout=LONG)
+    snap(page, "home", tmp_path, 900)
     page.get_by_role("link", name="Datasets").first.click()
     expect(page.get_by_role("heading", name="Re-identification images")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("Camera A (query side)")).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("300")
+    snap(page, "datasets", tmp_path)
     page.get_by_role("tab", name="Ratings").click()
     expect(page.get_by_role("heading", name="Movie ratings")).to_be_visible(timeout=LONG)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LONG)
@@ -55,7 +77,7 @@ def test_visit_every_page(page, server):
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
 
 
-def test_clustering_slider_changes_the_charts(page, server):
+def test_clustering_slider_changes_the_charts(page, server, tmp_path):
     page.goto(server + "/clustering")
     expect(page.get_by_role("heading", name="Clustering & recommendations")).to_be_visible(timeout=LONG)
     fit = page.get_by_role("button", name="Fit the mixtures")
@@ -72,12 +94,12 @@ def test_clustering_slider_changes_the_charts(page, server):
     expect(page.get_by_text("Users per group (k = 6)")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("chosen k = 6")).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    snap(page, "clustering", tmp_path, 2200)
 
 
-def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path):
+def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path, demo_dir):
     import re
 
-    import numpy as np
     from PIL import Image
 
     page.goto(server + "/reid")
@@ -88,18 +110,25 @@ def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path):
     if no_model.is_visible():
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_text("Trained and saved reid-lomo-xqda")).to_be_visible(timeout=LONG)
-    photo = tmp_path / "person.png"
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (256, 96, 3), dtype=np.uint8)).save(photo)
+    expect(page.get_by_text("True match at rank")).to_be_visible(timeout=LONG)    # a camera-A query first
+    # a photo of a test person from camera A, as a user would have it: a larger JPEG
+    source = sorted((demo_dir / "VIPeR" / "cam_a").glob("25*_*.png"))[0]
+    photo = tmp_path / "walking-person.jpg"
+    im = Image.open(source).convert("RGB")
+    im.resize((im.width * 3, im.height * 3)).save(photo, quality=92)
     page.locator("input[type=file]").first.set_input_files(str(photo))
+    # an upload has no known identity: the true-match line goes, no result is marked right or wrong
+    expect(page.get_by_text("True match at rank")).to_have_count(0, timeout=LONG)
+    expect(page.get_by_text(re.compile("[✓✗]"))).to_have_count(0)
     ranked = page.get_by_text(re.compile(r"^#\d+ id "))
     expect(ranked).to_have_count(10, timeout=LONG)
     expect(page.get_by_text(re.compile(r"^#1 id "))).to_be_visible()
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    snap(page, "reid", tmp_path, 1250)
 
 
 @pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
-def test_attributes_upload_shows_probability_bars(page, server, demo_dir):
+def test_attributes_upload_shows_probability_bars(page, server, demo_dir, tmp_path):
     page.goto(server + "/attributes")
     expect(page.get_by_role("heading", name="Attributes")).to_be_visible(timeout=LONG)
     no_model = page.get_by_text("No saved attribute model")
@@ -114,3 +143,4 @@ def test_attributes_upload_shows_probability_bars(page, server, demo_dir):
     expect(page.get_by_text("Predicted:")).to_be_visible(timeout=LONG)
     expect(page.locator(".js-plotly-plot .bars").first).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    snap(page, "attributes", tmp_path, 1100)
