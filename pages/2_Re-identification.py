@@ -64,6 +64,8 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
                 result = T.rank(model, emb)
                 model.card["metrics"] = {split.name: result.summary()}
                 model.save(stem)
+            if resume and not model.card.get("resumed_from_epoch"):
+                st.info("The saved checkpoint was made with other settings, so this run started from scratch.")
             st.success(f"Trained and saved {stem.name}: Rank-1 {result.rank(1):.1%} on {split.name}.")
         except StudioError as exc:
             st.error(str(exc))

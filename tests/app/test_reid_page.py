@@ -1,5 +1,6 @@
 """AppTest of the Re-identification page (the non-deep baseline trains in seconds on the demo)."""
 import io
+import os
 
 import numpy as np
 import pytest
@@ -57,3 +58,33 @@ def test_triplets_cmc_and_map(trained):
     at.toggle(key="show_map").set_value(True).run()
     assert not at.exception
     assert any("Embedding map" in str(el.proto.spec) for el in at.get("plotly_chart"))
+
+
+def test_an_interrupted_run_is_offered_for_resuming(tmp_path, monkeypatch, demo_dir):
+    """A course-network run stopped after epoch 1 of 2 (as if the server was killed): the page offers to
+    resume it and finishes with the second epoch only."""
+    from core import checkpoint
+    from core.datasets import catalog, splits
+    from core.reid import train as T
+
+    monkeypatch.setenv("STUDIO_MODEL_DIR", str(tmp_path))
+    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
+    stem = tmp_path / "reid-course-demo_pedestrians-course"
+    cfg = T.TrainConfig("course", epochs=2, weights=os.environ.get("STUDIO_XCEPTION_WEIGHTS") or None)
+
+    def stop_in_epoch_2(fraction, text, history=None):
+        if history and len(history) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        T.train(ds, splits.course_split(ds.pids), cfg, stop_in_epoch_2, checkpoint=stem)
+    at = open_page(PAGE, timeout=300)
+    at.radio(key="train_method").set_value("course").run()
+    at.slider(key="train_epochs").set_value(2).run()
+    assert at.checkbox(key="train_resume").label == "Resume the interrupted run (after epoch 1)"
+    at.button(key="train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Trained and saved reid-course") for s in at.success)
+    card = T.load(stem).card
+    assert card["resumed_from_epoch"] == 1 and [h["epoch"] for h in card["history"]] == [1, 2]
+    assert checkpoint.info(stem) is None
