@@ -7,7 +7,7 @@ DATA_DIR ?=
 STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
 	--browser.gatherUsageStats false
 
-.PHONY: run test test-fast venv chromium bench clean screenshots
+.PHONY: run test test-fast venv scale java chromium bench clean screenshots
 
 venv: $(VENV)/.installed
 
@@ -16,6 +16,20 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+# The optional scale-out backends (Spark, FAISS): installed for the tests, not needed to run the app.
+scale: $(VENV)/.installed-scale
+
+$(VENV)/.installed-scale: requirements-scale.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-scale.txt
+	touch $@
+
+# Java for Spark (Debian's default-jre-headless) when the machine has none.
+java:
+	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else echo "the Spark tests need Java: sudo apt-get install default-jre-headless" >&2; fi; \
+	fi
 
 run: venv
 	STUDIO_DATA_DIR="$(DATA_DIR)" $(PY) -m streamlit run app.py $(STREAMLIT_FLAGS)
@@ -27,10 +41,10 @@ chromium:
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; fi; \
 	fi
 
-test: venv chromium
+test: venv scale java chromium
 	$(PY) -m pytest -q tests
 
-test-fast: venv
+test-fast: venv scale
 	$(PY) -m pytest -q tests -m "not e2e"
 
 # The README's pictures: the browser journeys, saving what they end on (demo data, 1400 px wide).

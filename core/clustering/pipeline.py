@@ -44,6 +44,27 @@ def load_sweep(folder) -> Sweep | None:
 def run_sweep(profiles: Profiles, folder, ks=DEFAULT_KS, seeds=DEFAULT_SEEDS, gmm_spec: GMMSpec = GMMSpec(),
               progress=None) -> Sweep:
     """Sweep and save every k's model (first seed); written to a temp folder, then renamed into place."""
+    return _write_sweep(folder, seeds, lambda on_fit: sweep(profiles.values, ks, gmm_spec, seeds, progress, on_fit),
+                        lambda gm, seed: wrap(gm, profiles, gmm_spec, seed))
+
+
+def run_spark_sweep(prof, folder, ks=DEFAULT_KS, seeds=(0,), gmm_spec: GMMSpec = GMMSpec("full"),
+                    progress=None) -> Sweep:
+    """The same on the Spark backend (``spark.SparkProfiles``); the saved models are the same format."""
+    from . import spark
+
+    def model(fit, seed):
+        return ClusterModel(fit.gmm, list(prof.genres), prof.spec, gmm_spec, prof.center, prof.scale, seed,
+                            {"users": prof.n_users, "bic": fit.bic, "log_likelihood": fit.log_likelihood,
+                             "backend": "spark"})
+
+    return _write_sweep(folder, seeds, lambda on_fit: spark.sweep(prof, ks, gmm_spec, seeds, progress, on_fit), model)
+
+
+def _write_sweep(folder, seeds, run, model) -> Sweep:
+    """``run(on_fit)`` sweeps, calling ``on_fit(seed, k, fitted)``; ``model(fitted, seed)`` makes the
+    ClusterModel saved for the first seed. Everything goes to a temporary folder renamed into place, so
+    an interrupted sweep leaves nothing half-written and an existing sweep is reused."""
     folder = Path(folder)
     existing = load_sweep(folder)
     if existing is not None:
@@ -53,11 +74,11 @@ def run_sweep(profiles: Profiles, folder, ks=DEFAULT_KS, seeds=DEFAULT_SEEDS, gm
     try:
         first = int(list(seeds)[0])
 
-        def save(seed, k, gm):
+        def save(seed, k, fitted):
             if seed == first:
-                wrap(gm, profiles, gmm_spec, seed).save(tmp / f"k{k}")
+                model(fitted, seed).save(tmp / f"k{k}")
 
-        result = sweep(profiles.values, ks, gmm_spec, seeds, progress=progress, on_fit=save)
+        result = run(save)
         artifacts.atomic_write_json(tmp / "sweep.json", result.to_dict())
         try:
             tmp.rename(folder)

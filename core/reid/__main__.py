@@ -77,8 +77,16 @@ def main(argv=None) -> int:
     cli.add_common_flags(se)
     se.add_argument("--model", required=True)
     se.add_argument("--query", required=True)
+    se.add_argument("--index", help="search this gallery index (made by 'index') instead of the split's camera B")
     se.add_argument("--split", default="course")
     se.add_argument("--top", type=int, default=10)
+    ix = sub.add_parser("index", help="embed a folder of crops (resumable) and build a gallery index")
+    ix.add_argument("--model", required=True)
+    ix.add_argument("--gallery", required=True, help="folder of images (searched recursively)")
+    ix.add_argument("--out", required=True, help="index folder")
+    ix.add_argument("--backend", choices=["exact", "faiss"], default="exact",
+                    help="exact: numpy, every distance; faiss: approximate HNSW graph for large galleries")
+    ix.add_argument("--batch", type=int, default=256)
     ex = sub.add_parser("export", help="write a deep model as ONNX + SavedModel (images in, embeddings out), "
                                        "checked against Keras with ONNX Runtime")
     ex.add_argument("--model", required=True)
@@ -94,6 +102,28 @@ def main(argv=None) -> int:
         name = artifacts.stem_of(args.model).name
         card = export.export(model.keras_model, args.out, name, model.card)
         print(f"wrote {card.parent / name}.onnx and .savedmodel/ (card {card.name})")
+        return 0
+    if args.command == "index":
+        from . import index as gallery_index
+
+        model = T.load(args.model)
+        bar, update = cli.progress_bar("index")
+        idx = gallery_index.build_from_folder(model, args.gallery, args.out, args.backend, args.batch, update)
+        bar.close()
+        skipped = idx.card.get("skipped_count", 0)
+        print(f"indexed {len(idx)} images ({args.backend}) into {args.out}"
+              + (f"; {skipped} unreadable images skipped" if skipped else ""))
+        return 0
+    if args.command == "search" and args.index:
+        from . import index as gallery_index
+
+        model = T.load(args.model)
+        idx = gallery_index.GalleryIndex.load(args.index)
+        if idx.card.get("model", {}).get("keras_sha256") != model.card.get("keras_sha256"):
+            raise StudioError(f"{args.index} was built with another model; rebuild it with this one")
+        d, i = idx.search(model.embed([load_image(args.query)]), args.top)
+        for rank, (dist, j) in enumerate(zip(d[0], i[0]), start=1):
+            print(f"{rank:3d}  {dist:10.4f}  {idx.names[j]}")
         return 0
     if args.command == "embed":
         model = T.load(args.model)
