@@ -1,5 +1,6 @@
 """Re-identification: train or load a model, search the gallery, triplets, CMC, embedding map."""
 import os
+from pathlib import Path
 
 import streamlit as st
 
@@ -109,7 +110,27 @@ with tab_search:
             st.error(f"That file cannot be used: {exc.reason}")
     else:
         query, true_pid = load_image(emb.q_frame.path[qids.index(picked)]), picked
-    if query is not None:
+    galleries = {"split": f"camera B of the test split ({len(emb.g_frame)} photos)"}
+    for ix in ur.indexes(card):
+        galleries[ix["folder"]] = f"index of {Path(ix.get('gallery', ix['folder'])).name} ({ix['count']:,} photos, {ix['backend']})"
+    gallery = st.radio("Search in", list(galleries), format_func=galleries.get, horizontal=True, key="reid_gallery") \
+        if len(galleries) > 1 else "split"
+    if query is not None and gallery != "split":
+        try:
+            index = ur.load_index(gallery, next(i["mtime"] for i in ur.indexes(card) if i["folder"] == gallery))
+            dist, found = index.search(model.embed([query]), 10)
+        except StudioError as exc:
+            st.error(str(exc))
+            st.stop()
+        cols = st.columns(11)
+        cols[0].image(for_display(query), caption="query", width=80)
+        for rank, (col, d, j) in enumerate(zip(cols[1:], dist[0], found[0]), start=1):
+            try:
+                col.image(for_display(load_image(index.names[j])), caption=f"#{rank} {Path(index.names[j]).name}\nd={d:.3g}",
+                          width=80)
+            except StudioError:
+                col.caption(f"#{rank} {Path(index.names[j]).name} (file no longer readable)")
+    elif query is not None:
         hits = search.search(model, query, emb, 10, true_pid)
         cols = st.columns(11)
         cols[0].image(for_display(query), caption="query", width=80)

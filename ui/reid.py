@@ -34,3 +34,28 @@ def ranking(stem: str, mtime: float, data_root: str, _ds, split_name: str):
 @st.cache_data(show_spinner="Computing the t-SNE map…", max_entries=8)
 def tsne(stem: str, mtime: float, data_root: str, _ds, split_name: str):
     return search.embedding_map(embeddings(stem, mtime, data_root, _ds, split_name))
+
+
+def indexes(model_card: dict) -> list[dict]:
+    """Gallery indexes (``<model dir>/indexes/*/index.json``) built with this very model file."""
+    import json
+
+    out = []
+    sha = model_card.get("keras_sha256")
+    if not sha:
+        return out
+    for card_path in sorted((state.model_dir() / "indexes").glob("*/index.json")):
+        try:
+            card = json.loads(card_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict) and card.get("model", {}).get("keras_sha256") == sha:
+            out.append({**card, "folder": str(card_path.parent), "mtime": card_path.stat().st_mtime})
+    return out
+
+
+@st.cache_resource(show_spinner="Loading the gallery index…", max_entries=4)
+def load_index(folder: str, mtime: float):
+    from core.reid.index import GalleryIndex
+
+    return GalleryIndex.load(folder)

@@ -83,7 +83,8 @@ def main(argv=None) -> int:
     ix = sub.add_parser("index", help="embed a folder of crops (resumable) and build a gallery index")
     ix.add_argument("--model", required=True)
     ix.add_argument("--gallery", required=True, help="folder of images (searched recursively)")
-    ix.add_argument("--out", required=True, help="index folder")
+    ix.add_argument("--out", help="index folder (default: <model dir>/indexes/<model>-<gallery folder>, "
+                                   "where the app's search page finds it)")
     ix.add_argument("--backend", choices=["exact", "faiss"], default="exact",
                     help="exact: numpy, every distance; faiss: approximate HNSW graph for large galleries")
     ix.add_argument("--batch", type=int, default=256)
@@ -108,10 +109,11 @@ def main(argv=None) -> int:
 
         model = T.load(args.model)
         bar, update = cli.progress_bar("index")
-        idx = gallery_index.build_from_folder(model, args.gallery, args.out, args.backend, args.batch, update)
+        out = args.out or config.model_dir() / "indexes" / f"{artifacts.stem_of(args.model).name}-{Path(args.gallery).name}"
+        idx = gallery_index.build_from_folder(model, args.gallery, out, args.backend, args.batch, update)
         bar.close()
         skipped = idx.card.get("skipped_count", 0)
-        print(f"indexed {len(idx)} images ({args.backend}) into {args.out}"
+        print(f"indexed {len(idx)} images ({args.backend}) into {out}"
               + (f"; {skipped} unreadable images skipped" if skipped else ""))
         return 0
     if args.command == "search" and args.index:

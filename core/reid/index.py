@@ -45,13 +45,13 @@ class GalleryIndex:
     names: np.ndarray
     embeddings: np.ndarray                 # float32, n x d
     card: dict = field(default_factory=dict)
-    hnsw_m: int = 32
-    ef_search: int = 128
+    hnsw_m: int = 16
+    ef_search: int = 256
     _faiss_index: object = None
 
     @classmethod
-    def build(cls, embeddings: np.ndarray, names=None, backend: str = "exact", hnsw_m: int = 32,
-              ef_construction: int = 80, ef_search: int = 128, card: dict | None = None) -> "GalleryIndex":
+    def build(cls, embeddings: np.ndarray, names=None, backend: str = "exact", hnsw_m: int = 16,
+              ef_construction: int = 64, ef_search: int = 256, card: dict | None = None) -> "GalleryIndex":
         if backend not in BACKENDS:
             raise StudioError(f"unknown index backend '{backend}'; choose {' or '.join(BACKENDS)}")
         emb = np.ascontiguousarray(embeddings, np.float32)
@@ -100,7 +100,7 @@ class GalleryIndex:
         arrays, card = artifacts.load_arrays(Path(folder) / "index", KIND)
         try:
             index = cls(card["backend"], arrays["names"], arrays["embeddings"].astype(np.float32), card,
-                        int(card.get("hnsw_m", 32)), int(card.get("ef_search", 128)))
+                        int(card.get("hnsw_m", 16)), int(card.get("ef_search", 256)))
             if index.backend == "faiss":
                 index._faiss_index = _faiss().deserialize_index(arrays["faiss"])
             elif index.backend != "exact":

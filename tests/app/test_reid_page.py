@@ -88,3 +88,24 @@ def test_an_interrupted_run_is_offered_for_resuming(tmp_path, monkeypatch, demo_
     card = T.load(stem).card
     assert card["resumed_from_epoch"] == 1 and [h["epoch"] for h in card["history"]] == [1, 2]
     assert checkpoint.info(stem) is None
+
+
+def test_search_in_a_gallery_index(tmp_path, monkeypatch, demo_dir):
+    """An index built for the selected model (python -m core.reid index) is offered as a gallery."""
+    from core.datasets import catalog, splits
+    from core.reid import index as gallery
+    from core.reid import train as T
+
+    monkeypatch.setenv("STUDIO_MODEL_DIR", str(tmp_path))
+    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
+    stem = tmp_path / "reid-course-demo_pedestrians-course"
+    T.train(ds, splits.course_split(ds.pids), T.TrainConfig("course", epochs=1, steps_per_epoch=2,
+                                                              triplets_per_batch=32)).save(stem)
+    gallery.build_from_folder(T.load(stem), demo_dir / "VIPeR" / "cam_b", tmp_path / "indexes" / "demo-b")
+    at = open_page(PAGE, timeout=300)
+    choice = at.radio(key="reid_gallery")
+    assert any("index of cam_b (300 photos, exact)" in o for o in choice.options), choice.options
+    choice.set_value(str(tmp_path / "indexes" / "demo-b")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    ranked = [c for c in captions(at) if c.startswith("#")]
+    assert len(ranked) == 10 and all(".png" in c for c in ranked)
