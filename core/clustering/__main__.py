@@ -92,12 +92,7 @@ def main(argv=None) -> int:
         bar, update = cli.progress_bar("sweep")
         result = pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec, progress=update)
         bar.close()
-        print(result.table().round(1).to_string(index=False))
-        print(f"BIC-best k = {result.best_k} (mean over {len(seeds)} seeds); per seed: {result.best_k_per_seed}; "
-              f"sweep took {result.seconds:.1f} s; models in {folder}")
-        if args.json:
-            artifacts.atomic_write_json(args.json, {"best_k": result.best_k, **result.to_dict()})
-        return 0
+        return _report_sweep(result, folder, args.json)
     if args.command == "fit":
         profiles = user_profiles(ml.ratings, ml.movies, profile_spec)
         model = fit_model(profiles, args.k, gmm_spec, args.seed)
@@ -178,11 +173,15 @@ def _spark(args) -> int:
         with spark.guard("the sweep"):
             result = pipeline.run_spark_sweep(prof, folder, ks, seeds, gmm_spec, progress=update)
         bar.close()
+    return _report_sweep(result, folder, args.json)
+
+
+def _report_sweep(result, folder, json_path) -> int:
     print(result.table().round(1).to_string(index=False))
-    print(f"BIC-best k = {result.best_k} (mean over {len(seeds)} seeds); per seed: {result.best_k_per_seed}; "
+    print(f"BIC-best k = {result.best_k} (mean over {len(result.seeds)} seeds); per seed: {result.best_k_per_seed}; "
           f"sweep took {result.seconds:.1f} s; models in {folder}")
-    if args.json:
-        artifacts.atomic_write_json(args.json, {"best_k": result.best_k, **result.to_dict()})
+    if json_path:
+        artifacts.atomic_write_json(json_path, {"best_k": result.best_k, **result.to_dict()})
     return 0
 
 

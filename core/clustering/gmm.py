@@ -108,7 +108,19 @@ def sweep(X: np.ndarray, ks=range(1, 26), spec: GMMSpec = GMMSpec(), seeds=(0, 1
     ``progress(fraction, text)`` is called after each fit; ``on_fit(seed, k, gmm)`` receives each fitted
     mixture (to save the models without fitting them again).
     """
-    ks, seeds = [check_k(k, len(X)) for k in ks], [int(s) for s in seeds]
+    ks = [check_k(k, len(X)) for k in ks]
+
+    def one(k, seed):
+        gm = fit(X, k, spec, seed)
+        return gm.bic(X), gm.aic(X), gm
+
+    return sweep_with(one, ks, seeds, asdict(spec), progress, on_fit)
+
+
+def sweep_with(fit_one, ks, seeds, spec: dict, progress=None, on_fit=None, label: str = "") -> Sweep:
+    """The sweep loop any backend shares: ``fit_one(k, seed) -> (bic, aic, fitted)`` for every seed and
+    k, ``on_fit(seed, k, fitted)`` and ``progress(fraction, text)`` after each."""
+    ks, seeds = [int(k) for k in ks], [int(s) for s in seeds]
     if not ks or not seeds:
         raise StudioError("a sweep needs at least one k and one seed")
     start = time.perf_counter()
@@ -116,13 +128,12 @@ def sweep(X: np.ndarray, ks=range(1, 26), spec: GMMSpec = GMMSpec(), seeds=(0, 1
     aic = np.zeros_like(bic)
     steps = [(i, j) for i in range(len(seeds)) for j in range(len(ks))]
     for n, (i, j) in enumerate(steps):
-        gm = fit(X, ks[j], spec, seeds[i])
-        bic[i, j], aic[i, j] = gm.bic(X), gm.aic(X)
+        bic[i, j], aic[i, j], fitted = fit_one(ks[j], seeds[i])
         if on_fit is not None:
-            on_fit(seeds[i], ks[j], gm)
+            on_fit(seeds[i], ks[j], fitted)
         if progress is not None:
-            progress((n + 1) / len(steps), f"k = {ks[j]}, seed {seeds[i]}")
-    return Sweep(ks, seeds, bic, aic, time.perf_counter() - start, asdict(spec))
+            progress((n + 1) / len(steps), f"k = {ks[j]}, seed {seeds[i]}{label}")
+    return Sweep(ks, seeds, bic, aic, time.perf_counter() - start, spec)
 
 
 # ----------------------------------------------------------------------------- a fitted model

@@ -27,7 +27,7 @@ from sklearn.mixture import GaussianMixture
 
 from ..errors import DataError, StudioError
 from .features import ProfileSpec
-from .gmm import MAX_K, GMMSpec, Sweep
+from .gmm import MAX_K, GMMSpec, Sweep, sweep_with
 
 RATINGS_SCHEMA = "userId INT, movieId INT, rating DOUBLE, timestamp LONG"
 
@@ -288,16 +288,8 @@ def _single(prof: SparkProfiles, start: float, seed: int) -> SparkFit:
 def sweep(prof: SparkProfiles, ks, spec: GMMSpec = GMMSpec("full"), seeds=(0,), progress=None,
           on_fit=None) -> Sweep:
     """Like ``gmm.sweep``: BIC / AIC per (seed, k); ``on_fit(seed, k, SparkFit)`` for saving."""
-    ks, seeds = [int(k) for k in ks], [int(s) for s in seeds]
-    start = time.perf_counter()
-    bic = np.zeros((len(seeds), len(ks)))
-    aic = np.zeros_like(bic)
-    steps = [(i, j) for i in range(len(seeds)) for j in range(len(ks))]
-    for n, (i, j) in enumerate(steps):
-        f = fit(prof, ks[j], spec, seeds[i])
-        bic[i, j], aic[i, j] = f.bic, f.aic
-        if on_fit is not None:
-            on_fit(seeds[i], ks[j], f)
-        if progress is not None:
-            progress((n + 1) / len(steps), f"k = {ks[j]}, seed {seeds[i]} (Spark)")
-    return Sweep(ks, seeds, bic, aic, time.perf_counter() - start, {**asdict(spec), "backend": "spark"})
+    def one(k, seed):
+        f = fit(prof, k, spec, seed)
+        return f.bic, f.aic, f
+
+    return sweep_with(one, ks, seeds, {**asdict(spec), "backend": "spark"}, progress, on_fit, " (Spark)")

@@ -61,3 +61,17 @@ def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def clustering_slider(page, url: str, timeout: float):
+    """Open the clustering page, fit the mixtures if this server has none yet, return the k slider."""
+    from playwright.sync_api import expect
+
+    page.goto(url + "/clustering")
+    fit = page.get_by_role("button", name="Fit the mixtures")
+    slider = page.get_by_role("slider", name="Number of groups (k)")
+    expect(fit.or_(slider)).to_be_visible(timeout=timeout)
+    if fit.is_visible():
+        fit.click()
+    expect(slider).to_be_visible(timeout=timeout)
+    return slider

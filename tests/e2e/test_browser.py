@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from .server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from .server import CHROMIUM, CHROMIUM_ARGS, clustering_slider, streamlit_server
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
@@ -78,14 +78,8 @@ def test_visit_every_page(page, server, tmp_path):
 
 
 def test_clustering_slider_changes_the_charts(page, server, tmp_path):
-    page.goto(server + "/clustering")
+    slider = clustering_slider(page, server, LONG)
     expect(page.get_by_role("heading", name="Clustering & recommendations")).to_be_visible(timeout=LONG)
-    fit = page.get_by_role("button", name="Fit the mixtures")
-    slider = page.get_by_role("slider", name="Number of groups (k)")
-    expect(fit.or_(slider)).to_be_visible(timeout=LONG)
-    if fit.is_visible():
-        fit.click()
-    expect(slider).to_be_visible(timeout=LONG)
     expect(page.get_by_text("Users per group (k = 4)")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("User 42 belongs to group")).to_be_visible(timeout=LONG)
     slider.focus()

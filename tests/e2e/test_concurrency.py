@@ -11,7 +11,7 @@ from PIL import Image
 from core.datasets import catalog, splits
 from core.reid import train as T
 
-from .server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from .server import CHROMIUM, CHROMIUM_ARGS, clustering_slider, streamlit_server
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
@@ -41,7 +41,7 @@ def models(tmp_path_factory, demo_dir):
 
 
 def loads(log_path, stem: str) -> int:
-    return sum(f"loaded model" in line and stem in line for line in log_path.read_text(errors="replace").splitlines())
+    return sum("loaded model" in line and stem in line for line in log_path.read_text(errors="replace").splitlines())
 
 
 def photo(tmp_path, i: int):
@@ -64,13 +64,7 @@ def test_five_sessions_at_once(models, tmp_path):
         expect(warm.get_by_role("heading", name="Person Re-ID & Clustering Studio")).to_be_visible(timeout=LONG)
         warm.goto(url + "/reid")
         expect(warm.get_by_text(re.compile(r"^#\d+ id ")).first).to_be_visible(timeout=LONG)
-        warm.goto(url + "/clustering")
-        fit = warm.get_by_role("button", name="Fit the mixtures")
-        slider = warm.get_by_role("slider", name="Number of groups (k)")
-        expect(fit.or_(slider)).to_be_visible(timeout=LONG)
-        if fit.is_visible():
-            fit.click()
-        expect(slider).to_be_visible(timeout=LONG)
+        clustering_slider(warm, url, LONG)
         if HAS_WEIGHTS:
             warm.goto(url + "/attributes")
             expect(warm.get_by_text("Photos of pedestrians")).to_be_visible(timeout=LONG)
