@@ -162,7 +162,7 @@ def clustered_embeddings(n: int, d: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-EF_SEARCH = (64, 256, 1024)
+EF_SEARCH = (64, 256, 1024, 4096)
 
 
 def index_worker(args) -> None:
@@ -264,6 +264,13 @@ def main(argv=None) -> int:
         index_worker(args)
         return 0
     gmm_rows, index_rows, tp_rows = [], [], []
+    previous = common.RESULTS / "scale.json"
+    if args.skip and previous.is_file():            # keep the sections this run skips, as last measured
+        old = {sec["heading"].split(" (")[0]: sec["rows"] for sec in json.loads(previous.read_text())["sections"]}
+        for name, rows, heading in (("gmm", gmm_rows, "GMM fits on generated profiles"), ("index", index_rows, "Gallery index"),
+                                    ("throughput", tp_rows, "Embedding throughput on real crops")):
+            if name in args.skip:
+                rows += old.get(heading, [])
     info = common.meta([0], users=args.users, ks=args.ks, max_iter=args.max_iter, sizes=args.sizes, dims=args.dims)
 
     def write():
