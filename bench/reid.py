@@ -116,7 +116,23 @@ def main(argv=None) -> int:
     p.add_argument("--lomo-splits", choices=("all", "deep"), default="all",
                    help="run LOMO + XQDA on every split, or only on those the deep methods use")
     p.add_argument("--name", help="results file name (default: reid, or reid-nondeep with --skip-deep)")
+    p.add_argument("--latency-only", action="store_true",
+                   help="only the query latency of LOMO + XQDA on the course split (writes reid-latency.md)")
     args = p.parse_args(argv)
+    if args.latency_only:
+        ds = catalog.load(catalog.resolve("reid", args.data_dir))
+        split = protocols.protocol_splits(ds, "course")[0]
+        model = T.train(ds, split, T.TrainConfig("lomo-xqda"))
+        emb = T.test_embeddings(model, ds, split)
+        ms = latency(model, emb, ds)
+        table = pd.DataFrame([{"method": "LOMO + XQDA", "gallery": "all 632 camera-B images",
+                               "query latency ms (median of 20)": round(ms, 1)}])
+        path = common.write("reid-latency", common.meta([0], data=str(ds.root)),
+                            [("Query latency (after the model is loaded)", "Decoded upload -> LOMO features -> XQDA "
+                              "projection -> distances to the gallery (projected once, when it is embedded) -> "
+                              "ranking.", table)])
+        print(path.read_text())
+        return 0
     deep_keys = [m.strip() for m in args.deep.split(",") if m.strip()]
     unknown = [m for m in deep_keys if m not in DEEP]
     if unknown:
