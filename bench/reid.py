@@ -83,6 +83,8 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
     lat = []
     if finished:
         for label in [label for label, _ in lomo] + [m for m, *_ in methods]:
+            if (label, "course") not in cache:          # --splits without the course split
+                continue
             m, e = cache[(label, "course")]
             lat.append({"method": label, "query latency ms (median of 20)": round(latency(m, e, ds), 1)})
     sections = [
@@ -116,6 +118,8 @@ def main(argv=None) -> int:
     p.add_argument("--lomo-splits", choices=("all", "deep"), default="all",
                    help="run LOMO + XQDA on every split, or only on those the deep methods use")
     p.add_argument("--name", help="results file name (default: reid, or reid-nondeep with --skip-deep)")
+    p.add_argument("--splits", nargs="+", help="deep methods on these splits only (e.g. literature-0), instead of "
+                                              "the course split and the first --deep-splits of each protocol")
     p.add_argument("--latency-only", action="store_true",
                    help="only the query latency of LOMO + XQDA on the course split (writes reid-latency.md)")
     args = p.parse_args(argv)
@@ -147,6 +151,12 @@ def main(argv=None) -> int:
         lomo += [("LOMO, Euclidean", "lomo-euclidean"), ("LOMO, cosine", "lomo-cosine")]
     deep = [all_splits["course"][0]] + all_splits["literature"][:args.deep_splits] + \
         all_splits["random-course"][:args.deep_splits]
+    if args.splits:
+        named = {s.name: s for splits in all_splits.values() for s in splits}
+        unknown = [n for n in args.splits if n not in named]
+        if unknown:
+            p.error(f"unknown split(s): {', '.join(unknown)}")
+        deep = [named[n] for n in args.splits]
     for name, splits in all_splits.items():
         for split in splits:
             if args.lomo_splits == "all" or split in deep:
