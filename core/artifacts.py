@@ -30,8 +30,18 @@ class ArtifactError(StudioError):
     """A saved model or result file is missing, corrupt, or does not match its card."""
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+def _read_umask() -> int:
+    """The process umask, read without changing it (``os.umask`` can only be read by setting it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
