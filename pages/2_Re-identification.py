@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+import numpy as np
+
 import streamlit as st
 
 from core import artifacts, checkpoint, plots
@@ -120,8 +122,8 @@ with tab_search:
             index = ur.load_index(gallery, next(i["mtime"] for i in ur.indexes(card) if i["folder"] == gallery))
             dist, found = index.search(model.embed([query]), 10)
         except StudioError as exc:
-            st.error(str(exc))
-            st.stop()
+            st.error(str(exc))                       # the other tabs still work
+            dist, found = np.zeros((1, 0)), np.zeros((1, 0), int)
         cols = st.columns(11)
         cols[0].image(for_display(query), caption="query", width=80)
         for rank, (col, d, j) in enumerate(zip(cols[1:], dist[0], found[0]), start=1):
