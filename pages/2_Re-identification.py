@@ -3,7 +3,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 import streamlit as st
 
 from core import artifacts, checkpoint, plots
