@@ -91,8 +91,10 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
         ("Summary (percent; mean over the splits run)",
          "Protocols: course = ids sorted, first 482 train / last 150 test (one split); literature = 316/316, "
          "seeded random; random-course = 482/150, seeded random. Query = camera A, gallery = camera B, "
-         "single shot. Deep models ran on the course split and the first "
-         f"{args.deep_splits} split(s) of each random protocol only (CPU time); LOMO + XQDA on all. "
+         "single shot. " + (f"Deep models ran on {', '.join(args.splits)} only (CPU time). " if args.splits else
+                            "Deep models ran on the course split and the first "
+                            f"{args.deep_splits} split(s) of each random protocol only (CPU time). ") +
+         ("LOMO + XQDA on all. " if args.lomo_splits == "all" else "LOMO + XQDA on the same splits. ") +
          "XQDA's two settings (100 dims, centring) were chosen on literature splits 0-3.", summary),
         ("Query latency (after the model is loaded)", "", pd.DataFrame(lat)),
         ("Every split", "", df.round(4)),
