@@ -17,16 +17,23 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, sampling and initialisation")
 
 
-def dataset(kind: str, args):
-    """Load the data of ``kind`` for a command: from ``--data-dir`` / $STUDIO_DATA_DIR when set, else the
+def source(kind: str, args):
+    """Where the data of ``kind`` is for a command: ``--data-dir`` / $STUDIO_DATA_DIR when set, else the
     demo. A data folder that lacks this kind is an error here (the app falls back to the demo with a
     note; on the command line a silent fallback would produce numbers about the wrong data)."""
     from .datasets import catalog
 
-    source = catalog.resolve(kind, args.data_dir, args.cache_dir, args.seed)
-    if source.note:
-        raise StudioError(source.note.split(":")[0] + "; omit --data-dir and unset STUDIO_DATA_DIR to use the demo data")
-    return catalog.load(source)
+    found = catalog.resolve(kind, args.data_dir, args.cache_dir, args.seed)
+    if found.note:
+        raise StudioError(found.note.split(":")[0] + "; omit --data-dir and unset STUDIO_DATA_DIR to use the demo data")
+    return found
+
+
+def dataset(kind: str, args):
+    """The data of ``kind`` for a command, loaded (see ``source``)."""
+    from .datasets import catalog
+
+    return catalog.load(source(kind, args))
 
 
 def progress_bar(desc: str = ""):

@@ -131,7 +131,6 @@ def _spark(args) -> int:
     import hashlib
     import json
 
-    from ..datasets import catalog
     from ..datasets.movielens import load_movies
     from . import spark
 
@@ -141,9 +140,7 @@ def _spark(args) -> int:
         ratings_path = Path(args.ratings)
         movies_path = Path(args.movies) if args.movies else ratings_path.parent / "movies.csv"
     else:
-        source = catalog.resolve("ratings", args.data_dir, args.cache_dir, args.seed)
-        if source.note:
-            raise StudioError(source.note.split(":")[0])
+        source = cli.source("ratings", args)
         ratings_path, movies_path = source.path / "ratings.csv", Path(args.movies or source.path / "movies.csv")
     movies = load_movies(movies_path)
     with spark.owned_session(args.spark_master) as session:
@@ -157,9 +154,7 @@ def _spark(args) -> int:
             with spark.guard("the mixture fit"):
                 f = spark.fit(prof, args.k, gmm_spec, args.seed)
             bar.close()
-            model = ClusterModel(f.gmm, prof.genres, profile_spec, gmm_spec, prof.center, prof.scale, args.seed,
-                                 {"users": prof.n_users, "bic": f.bic, "log_likelihood": f.log_likelihood,
-                                  "backend": "spark", "data": str(ratings_path)})
+            model = spark.cluster_model(f, prof, gmm_spec, {"data": str(ratings_path)})
             out = Path(args.out) if args.out else config.model_dir() / f"gmm-k{args.k}"
             card = model.save(out)
             print(f"saved {out}.npz and {card} (BIC {f.bic:.1f}, {f.seconds:.1f} s)")

@@ -53,12 +53,8 @@ def run_spark_sweep(prof, folder, ks=DEFAULT_KS, seeds=(0,), gmm_spec: GMMSpec =
     """The same on the Spark backend (``spark.SparkProfiles``); the saved models are the same format."""
     from . import spark
 
-    def model(fit, seed):
-        return ClusterModel(fit.gmm, list(prof.genres), prof.spec, gmm_spec, prof.center, prof.scale, seed,
-                            {"users": prof.n_users, "bic": fit.bic, "log_likelihood": fit.log_likelihood,
-                             "backend": "spark"})
-
-    return _write_sweep(folder, seeds, lambda on_fit: spark.sweep(prof, ks, gmm_spec, seeds, progress, on_fit), model)
+    return _write_sweep(folder, seeds, lambda on_fit: spark.sweep(prof, ks, gmm_spec, seeds, progress, on_fit),
+                        lambda fit, seed: spark.cluster_model(fit, prof, gmm_spec))
 
 
 def _write_sweep(folder, seeds, run, model) -> Sweep:

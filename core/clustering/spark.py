@@ -237,6 +237,15 @@ class SparkFit:
         return -2 * self.log_likelihood + 2 * n_parameters(k, d)
 
 
+def cluster_model(f: SparkFit, prof: SparkProfiles, gmm_spec: GMMSpec, extra_card: dict | None = None):
+    """A Spark fit as the project's ``ClusterModel`` (saved in the same npz + JSON format)."""
+    from .gmm import ClusterModel
+
+    return ClusterModel(f.gmm, list(prof.genres), prof.spec, gmm_spec, prof.center, prof.scale, f.seed,
+                        {"users": prof.n_users, "bic": f.bic, "log_likelihood": f.log_likelihood, "backend": "spark",
+                         **(extra_card or {})})
+
+
 def check_spec(spec: GMMSpec) -> None:
     if spec.covariance_type != "full":
         raise StudioError("Spark's GaussianMixture fits full covariances only: use --covariance full "
