@@ -132,17 +132,12 @@ class AttributeModel:
         the ImageNet backbone + pooling + the trained heads (for export)."""
         if self.image_model is not None:
             return self.image_model
-        import keras
-
         spec = self.spec
         if spec.pooling != "avg":
             raise StudioError(f"export supports average-pooled features, not '{spec.pooling}'")
         with backbones.BUILD_LOCK:
-            base = backbones.build(spec, weights or self.card.get("weights_file"))
-            inp = keras.Input((spec.height, spec.width, 3), name="image")
-            x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
-            x = keras.layers.GlobalAveragePooling2D(name="pool")(base(x))
-            return keras.Model(inp, self.heads(x), name="attributes_image")
+            return _on_images(backbones.build(spec, weights or self.card.get("weights_file")), self.heads, spec,
+                              "attributes_image")
 
     def save(self, stem) -> Path:
         net = self.image_model if self.image_model is not None else self.heads
@@ -150,6 +145,17 @@ class AttributeModel:
 
 
 KIND = "attributes-keras"
+
+
+def _on_images(base, heads, spec: backbones.BackboneSpec, name: str):
+    """raw 0..255 RGB image -> the backbone's [-1, 1] scaling -> ``base`` -> global average -> ``heads``:
+    the same features ``backbones.FeatureCache`` computes (preprocess + pool), as one Keras model."""
+    import keras
+
+    inp = keras.Input((spec.height, spec.width, 3), name="image")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(base(x))
+    return keras.Model(inp, heads(x), name=name)
 
 
 def load(stem) -> AttributeModel:
@@ -295,10 +301,7 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
         for layer in base.layers:
             trainable = trainable or layer.name.startswith(from_block)
             layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
-        inp = keras.Input((spec.height, spec.width, 3), name="image")
-        x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(base(x))
-        full = keras.Model(inp, model.heads(x), name="attributes_finetuned")
+        full = _on_images(base, model.heads, spec, "attributes_finetuned")
     share = np.nanmean(Y[split.train], axis=0)
     losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attrs.index(a)], nan=0.5)), cfg.weighted)
               for a in binary}
