@@ -170,9 +170,7 @@ def main(argv=None) -> int:
         methods.append((DEEP[key], T.TrainConfig(key.split("-")[0], epochs=epochs, weights=args.weights), key))
     extra = None
     if any(key == "xception-extra" for *_, key in methods):
-        from core.reid.__main__ import extra_identities
-
-        extra = extra_identities(args.data_dir)
+        extra = catalog.extra_reid_identities(args.data_dir)
     write_results(args, ds, rows, cache, methods, lomo, finished=False)
     for label, cfg, key in methods:
         for split in deep:

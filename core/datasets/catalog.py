@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
-from ..errors import DataError
+from ..errors import DataError, StudioError
 from . import demo
 from .attribute_csv import load_attribute_csv
 from .folders import load_reid
 from .movielens import load_movielens
-from .peta import load_peta
+from .peta import load_peta, reid_identities
 
 KINDS = ("reid", "ratings", "attributes")
 FOLDERS = {"reid": "VIPeR", "ratings": "ml-latest-small", "attributes": "PETA"}
@@ -83,6 +83,15 @@ def resolve(kind: str, data_dir=None, cache_dir=None, seed: int = 0) -> Source:
         note = f"{root} has no {FOLDERS[kind]}/ folder: using the demo data instead"
     demo_dir = demo.ensure_demo(config.cache_dir(cache_dir), seed)
     return Source(kind, demo_dir / FOLDERS[kind], True, note)
+
+
+def extra_reid_identities(data_dir=None, cache_dir=None):
+    """PETA's persons outside VIPeR (extra re-ID training identities) from the data folder; the demo
+    has none of its own (its pedestrians are one set)."""
+    source = resolve("attributes", data_dir, cache_dir)
+    if source.is_demo or source.path.suffix.lower() == ".csv":
+        raise StudioError("--extra-identities needs PETA (the 'PETA dataset' folders) in the data folder")
+    return reid_identities(source.path)
 
 
 def load(source: Source):

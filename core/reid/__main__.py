@@ -32,16 +32,6 @@ def _report(name: str, result) -> str:
     return (f"{name}: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in s.items()) + f" ({result.n_queries} queries)")
 
 
-def extra_identities(data_dir, cache_dir=None):
-    """PETA's persons outside VIPeR, from the same data folder; the demo has none (it is one set)."""
-    source = catalog.resolve("attributes", data_dir, cache_dir)
-    if source.is_demo or source.path.suffix.lower() == ".csv":
-        raise StudioError("--extra-identities needs PETA (the 'PETA dataset' folders) in the data folder")
-    from ..datasets.peta import reid_identities
-
-    return reid_identities(source.path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.reid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,7 +146,7 @@ def main(argv=None) -> int:
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
-        extra = extra_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
+        extra = catalog.extra_reid_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
         out = Path(args.out) if args.out else config.model_dir(args.model_dir) / f"reid-{args.method}-{split.name}"
         with artifacts.training_lock("reid", args.model_dir):
             bar, update = cli.progress_bar()
@@ -191,7 +181,7 @@ def main(argv=None) -> int:
     if not args.method:
         raise StudioError("give --model, or --method with --protocol")
     rows, rows_rr = [], []
-    extra = extra_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
+    extra = catalog.extra_reid_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
     for split in protocols.protocol_splits(ds, args.protocol, 10, args.seed):
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
