@@ -112,13 +112,14 @@ with tab_search:
     else:
         query, true_pid = load_image(emb.q_frame.path[qids.index(picked)]), picked
     galleries = {"split": f"camera B of the test split ({len(emb.g_frame)} photos)"}
-    for ix in ur.indexes(card):
+    index_cards = {ix["folder"]: ix for ix in ur.indexes(card)}
+    for ix in index_cards.values():
         galleries[ix["folder"]] = f"index of {Path(ix.get('gallery', ix['folder'])).name} ({ix['count']:,} photos, {ix['backend']})"
     gallery = st.radio("Search in", list(galleries), format_func=galleries.get, horizontal=True, key="reid_gallery") \
         if len(galleries) > 1 else "split"
     if query is not None and gallery != "split":
         try:
-            index = ur.load_index(gallery, next(i["mtime"] for i in ur.indexes(card) if i["folder"] == gallery))
+            index = ur.load_index(gallery, index_cards[gallery]["mtime"])
             dist, found = index.search(model.embed([query]), 10)
         except StudioError as exc:
             st.error(str(exc))                       # the other tabs still work
