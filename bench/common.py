@@ -2,6 +2,7 @@
 the command, written atomically to ``bench/results/<name>.md`` / ``.json``."""
 from __future__ import annotations
 
+import math
 import os
 import resource
 import shlex
@@ -35,7 +36,10 @@ def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
     for _, row in df.iterrows():
         cells = []
         for v in row:
-            cells.append(f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                cells.append("–")           # not measured for this row (the section's note says why)
+            else:
+                cells.append(f"{v:.{digits}f}" if isinstance(v, float) else str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

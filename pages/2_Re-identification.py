@@ -32,6 +32,8 @@ c2.markdown(f"**Data:** {source.label} · {len(ds.pids)} identities · split *{s
 
 # ------------------------------------------------------------------ train
 METHOD_LABELS = {"lomo-xqda": "Non-deep baseline: LOMO colour/texture stripes + XQDA metric (seconds)",
+                 "lomo-gog-xqda": "Best on VIPeR: LOMO + GOG descriptors, one XQDA metric (a few minutes)",
+                 "gog-xqda": "GOG (hierarchical Gaussian) descriptor + XQDA metric (minutes)",
                  "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned)",
                  "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned)",
                  "course": "Course network: small CNN, triplet loss (minutes)",

@@ -5,7 +5,9 @@ Methods (``METHODS``):
 * ``course`` — the course network with random triplets (``models.course_network``);
 * ``xception`` — the stronger model (``models.xception_stripes``) with batch-hard + identity loss;
 * ``lomo-xqda`` — the non-deep baseline (``handcrafted``): nothing to train but the XQDA metric;
-  ``lomo-euclidean`` / ``lomo-cosine``: the same features with a plain distance (nothing learned).
+  ``lomo-euclidean`` / ``lomo-cosine``: the same features with a plain distance (nothing learned);
+* ``gog-xqda`` — the GOG descriptor with XQDA; ``lomo-gog-xqda`` — both descriptors, one XQDA metric
+  (the best method on VIPeR here; see ``bench/results/reid.md``).
 
 Saved artifacts: ``NAME.keras`` (the embedding network) or ``NAME.npz`` (XQDA), each with ``NAME.json``,
 the card (method, config, data, split, seed, metrics, date). Every file is written to a temporary name
@@ -26,8 +28,12 @@ from ..errors import StudioError
 from ..images import load_image, resize
 from . import evaluation, handcrafted
 
-METHODS = ("course", "xception", "lomo-xqda", "lomo-euclidean", "lomo-cosine")
-LOMO_METHODS = ("lomo-xqda", "lomo-euclidean", "lomo-cosine")
+# hand-crafted methods and their descriptors (``handcrafted.describe``)
+HANDCRAFTED = {"lomo-xqda": "lomo", "gog-xqda": "gog", "lomo-gog-xqda": "lomo+gog", "lomo-euclidean": "lomo",
+               "lomo-cosine": "lomo"}
+XQDA_METHODS = ("lomo-xqda", "gog-xqda", "lomo-gog-xqda")
+LOMO_METHODS = tuple(HANDCRAFTED)        # every method without a network (the name is historical)
+METHODS = ("course", "xception") + LOMO_METHODS
 
 
 @dataclass
@@ -176,13 +182,13 @@ class ReidModel:
         if self.method in LOMO_METHODS:
             if not images:
                 return np.zeros((0, 1), np.float32)
-            feats = np.stack([handcrafted.lomo(im) for im in images])
+            feats = np.stack([handcrafted.describe(im, HANDCRAFTED[self.method]) for im in images])
             return self.xqda.project(feats).astype(np.float32) if self.xqda is not None else feats
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
-        if self.method == "lomo-xqda":
+        if self.method in XQDA_METHODS:
             return self.xqda.metric(q, g)
         if self.method == "lomo-cosine":
             return evaluation.cosine(q, g)
@@ -208,8 +214,12 @@ def load(stem) -> ReidModel:
         method = card.get("method")
         if method not in LOMO_METHODS:
             raise artifacts.ArtifactError(f"{stem}: unknown method '{method}' in the model card")
+        if card.get("descriptor_version") != handcrafted.DESCRIPTOR_VERSION:
+            raise artifacts.ArtifactError(
+                f"{stem}: made with an older version of the hand-crafted features; train it again "
+                f"(python -m core.reid train --method {method}; it takes seconds to minutes)")
         try:
-            xqda = handcrafted.XQDA.from_arrays(arrays) if method == "lomo-xqda" else None
+            xqda = handcrafted.XQDA.from_arrays(arrays) if method in XQDA_METHODS else None
         except KeyError as exc:
             raise artifacts.ArtifactError(f"{stem}: the model card does not match its model ({exc})") from None
         return ReidModel(method, card, xqda=xqda, history=card.get("history", []))
@@ -246,20 +256,23 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
             "split": {"name": split.name, "seed": split.seed, "train_ids": len(split.train),
                       "test_ids": len(split.test)}, "seed": cfg.seed, "date": artifacts.now()}
     start = time.perf_counter()
-    if cfg.method in ("lomo-euclidean", "lomo-cosine"):
-        card.update(input_hw=[handcrafted.H, handcrafted.W], train_seconds=0.0)
-        return ReidModel(cfg.method, card)
-    if cfg.method == "lomo-xqda":
+    if cfg.method in LOMO_METHODS:
+        descriptor = HANDCRAFTED[cfg.method]
+        card.update(input_hw=[handcrafted.H, handcrafted.W], descriptor=descriptor,
+                    descriptor_version=handcrafted.DESCRIPTOR_VERSION, train_seconds=0.0)
+        if cfg.method not in XQDA_METHODS:
+            return ReidModel(cfg.method, card)
         feats = []
         for i, p in enumerate(train_f.path):
-            feats.append(handcrafted.lomo(load_image(p)))
-            if progress is not None and (i % 50 == 0 or i == len(train_f) - 1):
-                progress((i + 1) / len(train_f), f"LOMO features {i + 1}/{len(train_f)}", [])
+            feats.append(handcrafted.describe(load_image(p), descriptor))
+            if progress is not None and (i % 20 == 0 or i == len(train_f) - 1):
+                progress((i + 1) / len(train_f), f"{descriptor.upper()} features {i + 1}/{len(train_f)}", [])
         F = np.stack(feats)
         a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
-        xq = handcrafted.XQDA().fit(F[a], train_f.pid[a].to_numpy(), F[b], train_f.pid[b].to_numpy())
-        card.update(input_hw=[handcrafted.H, handcrafted.W], train_seconds=time.perf_counter() - start)
-        return ReidModel("lomo-xqda", card, xqda=xq)
+        xq = handcrafted.XQDA(blocks=handcrafted.blocks(descriptor)).fit(
+            F[a], train_f.pid[a].to_numpy(), F[b], train_f.pid[b].to_numpy())
+        card.update(train_seconds=time.perf_counter() - start)
+        return ReidModel(cfg.method, card, xqda=xq)
 
     import keras
     import pandas as pd

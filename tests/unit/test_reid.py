@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -5,7 +7,7 @@ from core import cli
 from core.artifacts import ArtifactError
 from core.datasets import catalog, splits
 from core.reid import __main__ as reid_cli
-from core.reid import evaluation, handcrafted, losses, protocols, sampling, search
+from core.reid import evaluation, gog, handcrafted, losses, protocols, sampling, search
 from core.reid import train as T
 from core.errors import StudioError
 
@@ -112,6 +114,61 @@ def test_lomo_and_xqda_learn_a_cross_view_metric():
     assert xq > 0.8 and xq > eu + 0.3
 
 
+def test_siltp_codes_by_hand():
+    g = np.full((11, 11), 100, np.uint8)
+    g[5, 8] = 140          # right neighbour at radius 3: brighter than 1.3 x centre -> digit 1 (x 3^0)
+    g[2, 5] = 60           # upper neighbour: darker than 0.7 x centre -> digit 2 (x 3^1)
+    g[5, 2] = 120          # left neighbour: within the tolerance -> 0
+    assert handcrafted.siltp_codes(g, 3)[5, 5] == 1 + 2 * 3
+    assert handcrafted.siltp_codes(g * 0 + 7, 5).max() == 0        # flat image: all zeros
+    # scale invariance: the same pattern at another brightness keeps its code
+    assert (handcrafted.siltp_codes(g // 2, 3)[5, 5]) == 1 + 2 * 3
+
+
+def test_gog_matches_a_reference_and_its_layout():
+    from scipy.linalg import logm
+
+    rng = np.random.default_rng(1)
+    mu = rng.normal(0, 1, (3, 4))
+    a = rng.normal(0, 1, (3, 4, 4))
+    cov = a @ a.transpose(0, 2, 1)
+    got = gog.spd_log_vectors(mu, cov)
+    for i in range(3):
+        c = cov[i] + gog.EPS * np.eye(4)
+        P = np.block([[c + np.outer(mu[i], mu[i]), mu[i][:, None]], [mu[i][None, :], np.ones((1, 1))]])
+        L = np.real(logm(P * np.linalg.det(c) ** (-1 / 5)))
+        iu = np.triu_indices(5)
+        assert np.allclose(got[i], L[iu] * np.where(iu[0] == iu[1], 1, np.sqrt(2)), atol=1e-8)
+    img = rng.integers(0, 255, (160, 70, 3), dtype=np.uint8)
+    f = gog.gog(img)
+    assert gog.block_sizes() == [7567, 7567, 7567, 4921] and f.shape == (27622,) and np.isfinite(f).all()
+    assert np.allclose(f, gog.gog(img)) and gog.gog(img[:80, :35]).shape == f.shape
+    flat = gog.gog(np.full((128, 48, 3), 90, np.uint8))     # no texture, one colour: finite, not all equal
+    assert np.isfinite(flat).all() and flat.std() > 0
+
+
+def test_xqda_blocks_are_normalised_separately():
+    rng = np.random.default_rng(2)
+    n = 60
+    ident = rng.normal(0, 1, (n, 6))
+    xa = np.hstack([ident, ident[:, :3]]) + rng.normal(0, 0.3, (n, 9))
+    xb = np.hstack([ident, ident[:, :3]]) + rng.normal(0, 0.3, (n, 9))
+    ids = np.arange(n)
+    scale = np.r_[np.ones(6), 50 * np.ones(3)]          # one descriptor's values on a far larger scale
+    blocks = ((6, 1.0), (3, 0.5))
+    x = handcrafted.XQDA(max_dims=5, blocks=blocks).fit(xa, ids, xb, ids)
+    xs = handcrafted.XQDA(max_dims=5, blocks=blocks).fit(xa * scale, ids, xb * scale, ids)
+    assert np.allclose(x.distance(xa, xb), xs.distance(xa * scale, xb * scale))      # blocks: scale-free
+    plain = handcrafted.XQDA(max_dims=5).fit(xa, ids, xb, ids)
+    plain_s = handcrafted.XQDA(max_dims=5).fit(xa * scale, ids, xb * scale, ids)
+    assert not np.allclose(plain.distance(xa, xb), plain_s.distance(xa * scale, xb * scale))
+    again = handcrafted.XQDA.from_arrays(x.arrays())
+    assert again.blocks == blocks and np.allclose(again.distance(xa, xb), x.distance(xa, xb))
+    assert handcrafted.XQDA.from_arrays(plain.arrays()).blocks == ()
+    with pytest.raises(ValueError, match="learned on 9"):
+        x.distance(xa[:, :8], xb[:, :8])
+
+
 def test_parse_split_and_protocols(demo_dir):
     ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
     assert protocols.parse_split(ds, "course").name == "course"
@@ -173,6 +230,36 @@ def test_lomo_xqda_method_and_triplet_modes(demo_reid, tmp_path):
         assert 1 / len(split.test) < r.rank(1) < T.rank(model, emb).rank(1)   # above chance, below XQDA
     pts = search.embedding_map(emb)
     assert len(pts) == len(emb.query) + len(emb.gallery) and {"x", "y", "pid", "role"} <= set(pts.columns)
+
+
+def test_gog_methods_train_save_load_and_refuse_old_features(demo_reid, tmp_path):
+    split = splits.course_split(demo_reid.pids)
+    r1 = {}
+    with handcrafted.memoised():      # each demo image's descriptors once for all three methods
+        for method in ("lomo-xqda", "gog-xqda", "lomo-gog-xqda"):
+            model = T.train(demo_reid, split, T.TrainConfig(method))
+            assert model.card["descriptor"] == T.HANDCRAFTED[method]
+            emb = T.test_embeddings(model, demo_reid, split)
+            r1[method] = T.rank(model, emb).rank(1)
+            model.save(tmp_path / method)
+            again = T.load(tmp_path / method)
+            assert again.xqda.blocks == model.xqda.blocks
+            assert np.allclose(T.test_embeddings(again, demo_reid, split).query, emb.query, atol=1e-5)
+    assert len(T.load(tmp_path / "lomo-gog-xqda").xqda.blocks) == 5
+    assert r1["gog-xqda"] > 0.5 and r1["lomo-gog-xqda"] >= r1["lomo-xqda"] - 0.05, r1
+    # a model saved before SILTP / GOG (descriptor version 1) is refused with a way out, not misread
+    card = tmp_path / "lomo-gog-xqda.json"
+    old = json.loads(card.read_text())
+    old.pop("descriptor_version")
+    card.write_text(json.dumps(old))
+    with pytest.raises(ArtifactError, match="older version of the hand-crafted features; train it again"):
+        T.load(tmp_path / "lomo-gog-xqda")
+    with handcrafted.memoised():
+        img = np.random.default_rng(0).integers(0, 255, (128, 48, 3), dtype=np.uint8)
+        assert np.array_equal(handcrafted.describe(img, "lomo+gog"),
+                              np.concatenate([handcrafted.lomo(img), gog.gog(img)]))
+        assert len(handcrafted._MEMO) == 2
+    assert handcrafted._MEMO is None
 
 
 def test_cli_train_evaluate_embed_and_errors(tmp_path, capsys, cache_dir, demo_dir):
