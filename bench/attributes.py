@@ -1,6 +1,7 @@
 """Attribute benchmark on PETA (the 9 subsets present, 35 attributes): both splits, two models.
 
     python -m bench.attributes --data-dir ../shared/data [--weights FILE] [--finetune-epochs 3]
+    python -m bench.attributes --data-dir ../shared/data --size 256x128 --pooling stripes --name attributes-256x128
 
 * feature extraction throughput (fresh, uncached images) and the time to cache the whole dataset;
 * "course" model: frozen Xception features + one head per label, plain BCE, threshold 0.5;
@@ -32,12 +33,14 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--size", default="128x64")
+    p.add_argument("--pooling", choices=["avg", "stripes"], default="avg")
+    p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=0)
     args = p.parse_args(argv)
     h, w = (int(v) for v in args.size.split("x"))
     ds = catalog.load(catalog.resolve("attributes", args.data_dir))
-    base = A.AttrConfig(height=h, width=w, weights=args.weights)
+    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = backbones.FeatureCache(base.backbone_spec(), tmp, args.weights)
         sample = list(ds.frame.path.sample(args.throughput_images, random_state=0))
@@ -52,18 +55,23 @@ def main(argv=None) -> int:
     for split in ("random-image", "person-disjoint"):
         for label, kw in (("course: frozen Xception + heads, plain BCE, threshold 0.5",
                            dict(weighted=False, tune_thresholds=False)),
-                          ("best: + DeepMAR weights + thresholds tuned on validation", dict())):
-            cfg = A.AttrConfig(height=h, width=w, weights=args.weights, split=split, **kw)
+                          ("best: + DeepMAR weights + thresholds tuned on validation", dict()),
+                          ("best + neighbour votes (k and blend chosen on validation)", dict(neighbours=True))):
+            cfg = A.AttrConfig(height=h, width=w, weights=args.weights, split=split, pooling=args.pooling, **kw)
             model, report = A.train(ds, cfg, features=F)
             s = report["summary"]
             rows.append({"split": split, "model": label, **{k: round(v * 100, 2) for k, v in s.items()},
                          "head train s": round(model.card["timing"]["train_s"], 1),
-                         "epochs (early stop)": model.card["timing"]["epochs_run"]})
+                         "epochs (early stop)": model.card["timing"]["epochs_run"],
+                         "neighbours k / heads weight": (f"{model.card['neighbours']['k']} / "
+                                                         f"{model.card['neighbours']['weight']}"
+                                                         if "neighbours" in model.card else "")})
             print(rows[-1], file=sys.stderr, flush=True)
-            if label.startswith("best"):
+            if cfg.neighbours:               # the per-attribute table of the final model
                 per = report["per_attribute"][["attribute", "positives", "TPR", "TNR", "mA"]].copy()
                 per.insert(0, "split", split)
                 per_tables.append(per.round(4))
+            if label.startswith("best:"):
                 if args.finetune_epochs and split == "random-image":
                     t0 = time.perf_counter()
                     tuned, rep = A.finetune(ds, model, cfg, args.finetune_epochs,
@@ -79,15 +87,15 @@ def main(argv=None) -> int:
                             "backbone": base.backbone_spec().key,
                             "fresh extraction images/s": round(per_s, 1),
                             "estimated full extraction min": round(len(ds.frame) / per_s / 60, 1),
-                            "reading cached features s": round(cached_s, 1)}])
+                            "dataset features s (this run: extraction, or reading the cache)": round(cached_s, 1)}])
     sections = [
         ("Results (percent)", "mA = mean over the 35 attributes of (TPR + TNR) / 2. Age is one softmax head "
          "(4 classes + none). The fine-tuned row's time is the fine-tuning alone (on top of the heads).",
          pd.DataFrame(rows)),
         ("Feature extraction", "", timing),
-        ("Per attribute, best model", "", pd.concat(per_tables, ignore_index=True)),
+        ("Per attribute, best model (with neighbour votes)", "", pd.concat(per_tables, ignore_index=True)),
     ]
-    path = common.write("attributes", common.meta([0], data=str(ds.root)), sections)
+    path = common.write(args.name, common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key), sections)
     print(path.read_text())
     return 0
 

@@ -118,26 +118,39 @@ def machine() -> str:
            f"Python {platform.python_version()}"
 
 
-def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> Path:
-    """Write ``stem.npz`` then ``stem.json`` (the card, with kind, date and the npz checksum)."""
-    stem = _stem(stem)
+def _write_npz(stem: Path, arrays: dict[str, np.ndarray]) -> str:
+    """Write ``stem.npz`` atomically; its sha256 (for the card, written after it)."""
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     data = buf.getvalue()
     atomic_write_bytes(_file(stem, ".npz"), data)
-    card = {"kind": kind, "saved": now(), "npz_sha256": sha256(data), **card}
+    return sha256(data)
+
+
+def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> Path:
+    """Write ``stem.npz`` then ``stem.json`` (the card, with kind, date and the npz checksum)."""
+    stem = _stem(stem)
+    card = {"kind": kind, "saved": now(), "npz_sha256": _write_npz(stem, arrays), **card}
     atomic_write_json(_file(stem, ".json"), card)
     return _file(stem, ".json")
 
 
 def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     stem = _stem(stem)
-    card_path, npz_path = _file(stem, ".json"), _file(stem, ".npz")
     card = read_card(stem)
+    if not _file(stem, ".npz").is_file():
+        raise ArtifactError(f"model file not found: {_file(stem, '.npz')}")
+    if card.get("kind") != kind:
+        raise ArtifactError(f"{_file(stem, '.json')}: not a {kind} model card")
+    return read_npz(stem, card), card
+
+
+def read_npz(stem, card: dict) -> dict[str, np.ndarray]:
+    """The arrays of ``stem.npz``, checked against the card's ``npz_sha256`` (no pickle)."""
+    stem = _stem(stem)
+    npz_path = _file(stem, ".npz")
     if not npz_path.is_file():
         raise ArtifactError(f"model file not found: {npz_path}")
-    if card.get("kind") != kind:
-        raise ArtifactError(f"{card_path}: not a {kind} model card")
     data = npz_path.read_bytes()
     if card.get("npz_sha256") != sha256(data):
         raise ArtifactError(f"{npz_path}: the model file does not match its card (changed or corrupt)")
@@ -147,7 +160,7 @@ def load_arrays(stem, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{npz_path}: cannot read the model arrays ({type(exc).__name__}: {exc})") from None
     log.info("loaded model %s", npz_path)
-    return arrays, card
+    return arrays
 
 
 def _file(stem: Path, ext: str) -> Path:
@@ -179,10 +192,13 @@ def read_card(stem) -> dict:
     return card
 
 
-def save_keras(stem, model, card: dict, kind: str) -> Path:
-    """Write ``stem.keras`` (via a temporary file, then rename) and then its card with the sha256."""
+def save_keras(stem, model, card: dict, kind: str, arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write ``stem.keras`` (via a temporary file, then rename), ``arrays`` (if any) as ``stem.npz``, and
+    then the card with both checksums."""
     stem = _stem(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    if arrays is not None:
+        card = {**card, "npz_sha256": _write_npz(stem, arrays)}
     fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=".keras", dir=stem.parent)
     os.close(fd)
     try:

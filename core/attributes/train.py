@@ -23,6 +23,7 @@ from ..errors import StudioError
 from ..images import load_image, resize
 from . import labels as L
 from . import metrics, splits
+from .neighbours import NeighbourVotes, blend
 
 
 @dataclass
@@ -40,9 +41,19 @@ class AttrConfig:
     colours: bool = False          # also the upper / lower body colour attributes (one sigmoid head each)
     tune_thresholds: bool = True
     weights: str | None = None     # backbone ImageNet weights file
+    pooling: str = "avg"           # "avg": global average; "stripes": + 4 horizontal stripes (5 x the features)
+    neighbours: bool = False       # blend in votes of the nearest training images (``neighbours.py``)
 
     def backbone_spec(self) -> backbones.BackboneSpec:
-        return backbones.BackboneSpec(self.backbone, self.height, self.width, "avg")
+        return backbones.BackboneSpec(self.backbone, self.height, self.width, self.pooling)
+
+    @property
+    def tag(self) -> str:
+        """The backbone, plus input size and pooling where not the defaults: keeps saved models apart."""
+        tag = self.backbone
+        if (self.height, self.width) != (128, 64):
+            tag += f"-{self.height}x{self.width}"
+        return tag + ("" if self.pooling == "avg" else f"-{self.pooling}")
 
 
 @dataclass
@@ -55,6 +66,7 @@ class AttributeModel:
     history: list = field(default_factory=list)
     _backbone: object = None
     image_model: object = None
+    votes: NeighbourVotes | None = None          # with card["neighbours"] = {"k", "weight", "dims"}
 
     @property
     def attributes(self) -> list[str]:
@@ -76,7 +88,11 @@ class AttributeModel:
         """One column per attribute (group members get their softmax share) plus ``<group>: none``."""
         if self.image_model is not None:
             raise StudioError("this fine-tuned model reads images, not cached features")
-        return self._frame(self.heads.predict(features, verbose=0, batch_size=1024))
+        heads = self._frame(self.heads.predict(features, verbose=0, batch_size=1024))
+        if self.votes is None:
+            return heads
+        nb = self.card["neighbours"]
+        return blend(heads, self.votes.frame(features, self.groups, nb["k"]), nb["weight"])
 
     def _frame(self, out) -> pd.DataFrame:
         cols = {}
@@ -132,29 +148,39 @@ class AttributeModel:
         the ImageNet backbone + pooling + the trained heads (for export)."""
         if self.image_model is not None:
             return self.image_model
+        if self.votes is not None:
+            raise StudioError("this model blends in votes of its nearest training images, which are not part of a "
+                              "network: retrain without neighbour votes to export it")
         spec = self.spec
-        if spec.pooling != "avg":
-            raise StudioError(f"export supports average-pooled features, not '{spec.pooling}'")
         with backbones.BUILD_LOCK:
             return _on_images(backbones.build(spec, weights or self.card.get("weights_file")), self.heads, spec,
                               "attributes_image")
 
     def save(self, stem) -> Path:
         net = self.image_model if self.image_model is not None else self.heads
-        return artifacts.save_keras(stem, net, {**self.card, "history": self.history}, KIND)
+        return artifacts.save_keras(stem, net, {**self.card, "history": self.history}, KIND,
+                                    arrays=self.votes.arrays() if self.votes is not None else None)
 
 
 KIND = "attributes-keras"
 
 
 def _on_images(base, heads, spec: backbones.BackboneSpec, name: str):
-    """raw 0..255 RGB image -> the backbone's [-1, 1] scaling -> ``base`` -> global average -> ``heads``:
-    the same features ``backbones.FeatureCache`` computes (preprocess + pool), as one Keras model."""
+    """raw 0..255 RGB image -> the backbone's [-1, 1] scaling -> ``base`` -> pooling -> ``heads``: the
+    same features ``backbones.FeatureCache`` computes (``preprocess`` + ``pool``), as one Keras model."""
     import keras
 
     inp = keras.Input((spec.height, spec.width, 3), name="image")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(base(x))
+    fmap = base(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(fmap)
+    if spec.pooling == "stripes":
+        rows, cols = fmap.shape[1], fmap.shape[2]
+        if rows is None or rows % 4:
+            raise StudioError(f"stripe pooling needs a feature map height divisible by 4 (input {spec.height} px "
+                              f"gives {rows}); use an input height that is a multiple of 128")
+        stripes = keras.layers.AveragePooling2D((rows // 4, cols), name="stripe_pool")(fmap)
+        x = keras.layers.Concatenate(name="pool_concat")([x, keras.layers.Flatten(name="stripes")(stripes)])
     return keras.Model(inp, heads(x), name=name)
 
 
@@ -167,7 +193,14 @@ def load(stem) -> AttributeModel:
         raise artifacts.ArtifactError(f"{stem}: the card names heads the model does not have ({missing[0]})")
     if card.get("input") == "image":
         return AttributeModel(None, card, card.get("history", []), image_model=net)
-    return AttributeModel(net, card, card.get("history", []))
+    votes = None
+    if card.get("neighbours"):
+        try:
+            votes = NeighbourVotes.from_arrays(artifacts.read_npz(stem, card), card["attributes"],
+                                               int(card["neighbours"]["k"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise artifacts.ArtifactError(f"{stem}: the neighbour votes do not match the card ({exc})") from None
+    return AttributeModel(net, card, card.get("history", []), votes=votes)
 
 
 def _targets(Y: np.ndarray, attributes, binary, groups, idx):
@@ -190,6 +223,27 @@ def tune_thresholds(probs: pd.DataFrame, Y: np.ndarray, attributes: list[str], b
         scores = [((p >= g) & t).sum() / t.sum() + ((p < g) & ~t).sum() / (~t).sum() for g in grid]
         out[a] = float(grid[int(np.argmax(scores))])
     return out
+
+
+def choose_blend(model: AttributeModel, features: np.ndarray, Y: np.ndarray, ks=(10, 20),
+                 weights=(0.0, 0.25, 0.5, 0.75, 1.0)) -> dict:
+    """The k and heads weight whose blend scores the best mA on the validation images (thresholds tuned
+    on them too); ties go to the heavier heads weight."""
+    attrs, binary = model.attributes, model.binary
+    heads = model._frame(model.heads.predict(features, verbose=0, batch_size=1024))
+    kept = model.card["thresholds"]
+    best = None
+    for k in ks:
+        votes = model.votes.frame(features, model.groups, k)
+        for w in weights:
+            probs = blend(heads, votes, w)
+            model.card["thresholds"] = tune_thresholds(probs, Y, attrs, binary)
+            score = float(metrics.label_based(Y, model.decide(probs), attrs)["mA"].mean())
+            if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) <= 1e-9 and w > best[2]):
+                best = (score, k, w)
+    model.card["thresholds"] = kept
+    return {"k": best[1], "weight": best[2], "dims": int(model.votes.train.shape[1]),
+            "validation_mA": round(best[0], 4)}
 
 
 def dataset_features(ds: AttributeDataset, cfg: AttrConfig, cache_dir=None, progress=None) -> np.ndarray:
@@ -254,6 +308,11 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
                                           "val": len(split.val), "test": len(split.test)},
             "seed": cfg.seed, "date": artifacts.now(), "weights_file": cfg.weights}
     model = AttributeModel(heads, card, history)
+    if cfg.neighbours:
+        if progress is not None:
+            progress(1.0, "neighbour votes: choosing k and the blend on validation")
+        model.votes = NeighbourVotes.fit(features[split.train], Y[split.train], attrs, seed=cfg.seed)
+        card["neighbours"] = choose_blend(model, features[split.val], Y[split.val])
     if cfg.tune_thresholds:
         card["thresholds"] = tune_thresholds(model.probabilities(features[split.val]), Y[split.val], attrs, binary)
     probs = model.probabilities(features[split.test])
@@ -273,7 +332,8 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
              learning_rate: float = 1e-4, from_block: str = "block13", progress=None) -> tuple[AttributeModel, dict]:
     """Fine-tune the backbone's top blocks (``from_block`` on: Xception's exit flow) together with the
     trained heads, on images with flip augmentation; early stopping on validation loss, thresholds
-    re-tuned on validation, test scored once. Batch-norm layers keep their ImageNet statistics."""
+    re-tuned on validation, test scored once. Batch-norm layers keep their ImageNet statistics.
+    Neighbour votes, if the model had them, are dropped (they live in the frozen features' space)."""
     import keras
 
     from . import models
@@ -342,7 +402,7 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
              epochs=epochs, verbose=0, callbacks=[keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True),
                                                   Report()])
     train_s = time.perf_counter() - t0
-    card = {**model.card, "input": "image", "date": artifacts.now(),
+    card = {**{k: v for k, v in model.card.items() if k != "neighbours"}, "input": "image", "date": artifacts.now(),
             "finetune": {"epochs": epochs, "learning_rate": learning_rate, "from_block": from_block,
                          "train_s": train_s}}
     tuned = AttributeModel(None, card, history, image_model=full)

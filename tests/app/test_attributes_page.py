@@ -64,3 +64,20 @@ def test_browse_search_and_metrics(trained):
     labels = {m.label for m in at.metric}
     assert {"mA", "accuracy", "precision", "recall", "F1"} <= labels
     assert any("Per-attribute mA" in c["layout"]["title"]["text"] for c in charts(at))
+
+
+def test_training_with_neighbour_votes_and_the_larger_input(trained, demo_dir):
+    at = trained
+    at.toggle(key="attr_neighbours").set_value(True)
+    at.radio(key="attr_input").set_value(((256, 128), "stripes"))
+    at.button(key="attr_train").click().run(timeout=600)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Trained and saved attr-xception-256x128-stripes") for s in at.success)
+    box = at.selectbox(key="attr_model")
+    new = [o for o in box.options if "256x128 + stripes + neighbours" in o]
+    assert len(new) == 1
+    box.select(new[0]).run()
+    person = next((demo_dir / "VIPeR" / "cam_a").glob("000_*.png")).read_bytes()
+    at.file_uploader(key="attr_upload").set_value([("person.png", person, "image/png")]).run()
+    assert not at.exception
+    assert "Attributes of person.png" in [c["layout"]["title"]["text"] for c in charts(at)]

@@ -12,6 +12,8 @@ from core.attributes import labels as L
 from core.attributes import metrics, models, splits
 from core.attributes import train as A
 from core.datasets import catalog
+from core.errors import StudioError
+from core.images import load_image, resize
 
 needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
 
@@ -143,3 +145,61 @@ def test_finetuning_top_blocks_runs_and_round_trips(demo_attrs, tmp_path):
                        atol=1e-4)
     with pytest.raises(Exception, match="reads images"):
         again.probabilities(np.zeros((1, 2048), np.float32))
+
+
+@needs_weights
+def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(demo_attrs, tmp_path):
+    cfg = A.AttrConfig(epochs=2, pooling="stripes")
+    assert cfg.tag == "xception-stripes" and A.AttrConfig(height=256, width=128).tag == "xception-256x128"
+    model, _ = A.train(demo_attrs, cfg, cache_dir=tmp_path)
+    assert model.heads.input_shape[-1] == 5 * 2048            # global + 4 stripes
+    images = [load_image(p) for p in demo_attrs.frame.path[:6]]
+    cached = model.predict_images(images)                     # FeatureCache (numpy pooling) + heads
+    net = model.image_network()                               # one Keras model (Keras pooling layers)
+    batch = np.stack([resize(im, 128, 64) for im in images]).astype(np.float32)
+    out = net.predict(batch, verbose=0)
+    for a in model.binary:
+        assert np.abs(np.asarray(out[a]).reshape(-1) - cached[a].to_numpy()).max() <= 1e-4, a
+    with pytest.raises(StudioError, match="divisible by 4"):
+        A.AttributeModel(model.heads, {**model.card, "backbone": {**model.card["backbone"], "height": 96}}).image_network()
+
+
+def test_neighbour_votes_by_hand():
+    from core.attributes.neighbours import NeighbourVotes, blend
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (6, 4))
+    Y = np.array([[1, 0], [0, 1], [1, np.nan], [0, 0], [1, 1], [np.nan, 0]], np.float32)
+    nv = NeighbourVotes.fit(X, Y, ["a", "b"], dims=8)
+    assert nv.train.shape == (6, 4)                             # dims capped by the data
+    v = nv.votes(X, k=1)                                        # each image's nearest neighbour is itself
+    assert np.array_equal(v[[0, 1, 3, 4]], Y[[0, 1, 3, 4]])
+    assert v[2, 1] == 0.5 and v[5, 0] == 0.5                    # its own label unknown, no other neighbour
+    v6 = nv.votes(X, k=6)                                       # everyone votes; only known labels count
+    assert np.all((v6 >= 0) & (v6 <= 1)) and 0 < v6[0, 0] < 1
+    heads = pd.DataFrame({"a": [1.0, 0.0], "b": [0.0, 0.0]})
+    votes = pd.DataFrame({"b": [1.0, 1.0], "a": [0.0, 0.0]})
+    assert np.allclose(blend(heads, votes, 0.75).to_numpy(), [[0.75, 0.25], [0.0, 0.25]])
+    again = NeighbourVotes.from_arrays(nv.arrays(), ["a", "b"], 1)
+    assert np.array_equal(again.votes(X), v)
+    with pytest.raises(KeyError):
+        NeighbourVotes.from_arrays(nv.arrays(), ["a", "b", "c"], 1)
+
+
+@needs_weights
+def test_neighbour_votes_train_save_load_and_refuse_export(demo_attrs, tmp_path):
+    model, report = A.train(demo_attrs, A.AttrConfig(epochs=5, neighbours=True))
+    nb = model.card["neighbours"]
+    assert nb["k"] in (10, 20) and nb["weight"] in (0.0, 0.25, 0.5, 0.75, 1.0) and 0.5 < nb["validation_mA"] <= 1
+    assert report["summary"]["mA"] > 0.65
+    model.save(tmp_path / "n")
+    assert (tmp_path / "n.npz").is_file()
+    again = A.load(tmp_path / "n")
+    F = A.dataset_features(demo_attrs, A.AttrConfig(**again.card["config"]))
+    test = report["split"].test
+    assert np.allclose(again.probabilities(F[test]).to_numpy(), report["probabilities"].to_numpy(), atol=1e-5)
+    with pytest.raises(StudioError, match="retrain without neighbour votes to export"):
+        again.image_network()
+    (tmp_path / "n.npz").write_bytes(b"PK\x03\x04 not an npz")
+    with pytest.raises(ArtifactError, match="does not match its card"):
+        A.load(tmp_path / "n")
