@@ -180,19 +180,28 @@ class ClusterModel:
         a, card = artifacts.load_arrays(stem, kind="gmm-clusters")
         try:
             gspec = GMMSpec(**card["gmm"])
-            gm = GaussianMixture(n_components=int(card["k"]), covariance_type=gspec.covariance_type,
-                                 reg_covar=gspec.reg_covar, n_init=gspec.n_init, random_state=card["seed"])
-            gm.weights_, gm.means_ = a["weights"], a["means"]
-            gm.covariances_, gm.precisions_cholesky_ = a["covariances"], a["precisions_cholesky"]
-            gm.precisions_ = _precisions(a["precisions_cholesky"], gspec.covariance_type)
-            gm.converged_, gm.n_iter_, gm.lower_bound_ = card["converged"], 0, card["lower_bound"]
-            gm.n_features_in_ = gm.means_.shape[1]
-            if gm.means_.shape != (gm.n_components, len(card["genres"])):
+            gm = fitted_mixture(a["weights"], a["means"], a["covariances"], a["precisions_cholesky"],
+                                gspec.covariance_type, converged=card["converged"], lower_bound=card["lower_bound"],
+                                reg_covar=gspec.reg_covar, n_init=gspec.n_init, random_state=card["seed"])
+            if gm.n_components != int(card["k"]) or gm.means_.shape != (gm.n_components, len(card["genres"])):
                 raise ValueError("array shapes do not match the card")
             return cls(gm, list(card["genres"]), ProfileSpec(**card["profile"]), gspec, a["center"], a["scale"],
                        int(card["seed"]), card)
         except (KeyError, TypeError, ValueError) as exc:
             raise artifacts.ArtifactError(f"{stem}: the model card does not match its model ({exc})") from None
+
+
+def fitted_mixture(weights, means, covariances, precisions_cholesky, covariance_type: str = "full",
+                   converged: bool = True, lower_bound: float = 0.0, **params) -> GaussianMixture:
+    """A scikit-learn ``GaussianMixture`` in the fitted state, from its parameters (a saved model, or a
+    mixture fitted elsewhere, e.g. by Spark): ``predict`` / ``score_samples`` / ``bic`` work on it."""
+    means = np.asarray(means, np.float64)
+    gm = GaussianMixture(n_components=len(means), covariance_type=covariance_type, **params)
+    gm.weights_, gm.means_ = np.asarray(weights, np.float64), means
+    gm.covariances_, gm.precisions_cholesky_ = covariances, precisions_cholesky
+    gm.precisions_ = _precisions(precisions_cholesky, covariance_type)
+    gm.converged_, gm.n_iter_, gm.lower_bound_, gm.n_features_in_ = converged, 0, lower_bound, means.shape[1]
+    return gm
 
 
 def _precisions(chol: np.ndarray, covariance_type: str) -> np.ndarray:

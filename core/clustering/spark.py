@@ -27,7 +27,7 @@ from sklearn.mixture import GaussianMixture
 
 from ..errors import DataError, StudioError
 from .features import ProfileSpec
-from .gmm import MAX_K, GMMSpec, Sweep, sweep_with
+from .gmm import MAX_K, GMMSpec, Sweep, fitted_mixture, sweep_with
 
 RATINGS_SCHEMA = "userId INT, movieId INT, rating DOUBLE, timestamp LONG"
 
@@ -201,7 +201,7 @@ def n_parameters(k: int, d: int) -> int:
 
 def to_sklearn(weights, means, covariances, reg_covar: float = 0.0) -> GaussianMixture:
     """A fitted scikit-learn ``GaussianMixture`` (full covariances) holding Spark's parameters."""
-    k, d = means.shape
+    d = means.shape[1]
     covs = covariances + reg_covar * np.eye(d)[None]
     chol = np.empty_like(covs)
     for i, cov in enumerate(covs):
@@ -210,12 +210,7 @@ def to_sklearn(weights, means, covariances, reg_covar: float = 0.0) -> GaussianM
         except np.linalg.LinAlgError:
             lower = np.linalg.cholesky(cov + 1e-6 * np.trace(cov) / d * np.eye(d))
         chol[i] = np.linalg.solve(lower, np.eye(d)).T
-    gm = GaussianMixture(n_components=k, covariance_type="full")
-    gm.weights_, gm.means_, gm.covariances_ = np.asarray(weights, np.float64), means, covs
-    gm.precisions_cholesky_ = chol
-    gm.precisions_ = np.einsum("kij,klj->kil", chol, chol)
-    gm.converged_, gm.n_iter_, gm.lower_bound_, gm.n_features_in_ = True, 0, 0.0, d
-    return gm
+    return fitted_mixture(weights, means, covs, chol, "full")
 
 
 @dataclass
