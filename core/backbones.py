@@ -130,9 +130,10 @@ def content_hash(path: str) -> str:
 class FeatureCache:
     """``features(paths)`` -> ``N x D`` float32, computing only images not cached yet.
 
-    One npz per backbone configuration under ``<cache>/features/``: ``hashes`` (content sha1) and
-    ``features``; rewritten atomically after each batch of new images, so an interrupted run keeps
-    what it computed.
+    Per backbone configuration, under ``<cache>/features/``: ``<key>.npz`` (``hashes``: content sha1,
+    ``features``) and a folder ``<key>.parts/`` where each batch of new images is written as its own
+    small npz as soon as it is computed (atomically), so an interrupted run keeps what it computed and
+    no batch rewrites what came before. At the end of ``features`` the parts are merged into the npz.
     """
 
     def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False):
@@ -141,29 +142,59 @@ class FeatureCache:
             raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
         suffix = "-flip" if flip else ""
         self.path = config.cache_dir(cache_dir) / "features" / f"{spec.key}{suffix}.npz"
+        self.parts_dir = self.path.with_name(f"{spec.key}{suffix}.parts")
         self._model = None
         self._index: dict[str, int] = {}
         self._hashes: list[str] = []
         self._feats: list[np.ndarray] = []
+        self._parts: list[Path] = []           # part files read or written, merged by ``_merge``
         if self.path.is_file():
-            try:
-                with np.load(self.path, allow_pickle=False) as z:
-                    self._hashes = [str(h) for h in z["hashes"]]
-                    self._feats = list(z["features"])
-                self._index = {h: i for i, h in enumerate(self._hashes)}
-            except (ValueError, OSError, KeyError):
-                self._hashes, self._feats, self._index = [], [], {}
+            self._read(self.path)
+        for part in sorted(self.parts_dir.glob("part-*.npz")):
+            self._read(part)
+            self._parts.append(part)            # merged (or, unreadable, dropped) at the next ``_merge``
+
+    def _read(self, file: Path) -> bool:
+        try:
+            with np.load(file, allow_pickle=False) as z:
+                hashes, feats = [str(h) for h in z["hashes"]], list(z["features"])
+        except (ValueError, OSError, KeyError, EOFError):
+            return False                        # unreadable: recomputed (and overwritten) later
+        for h, f in zip(hashes, feats):
+            if h not in self._index:
+                self._index[h] = len(self._hashes)
+                self._hashes.append(h)
+                self._feats.append(f)
+        return True
+
+    @staticmethod
+    def _npz(hashes, feats) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, hashes=np.array(hashes), features=np.stack(feats).astype(np.float32))
+        return buf.getvalue()
+
+    def _save_part(self, hashes, feats) -> None:
+        part = self.parts_dir / f"part-{os.getpid()}-{threading.get_ident()}-{len(self._hashes):09d}.npz"
+        artifacts.atomic_write_bytes(part, self._npz(hashes, feats))
+        self._parts.append(part)
+
+    def _merge(self) -> None:
+        if not self._parts:
+            return
+        artifacts.atomic_write_bytes(self.path, self._npz(self._hashes, self._feats))
+        for part in self._parts:
+            part.unlink(missing_ok=True)
+        self._parts = []
+        try:
+            self.parts_dir.rmdir()
+        except OSError:
+            pass                                # not empty (another process's parts) or gone
 
     @property
     def model(self):
         if self._model is None:
             self._model = build(self.spec, self.weights)
         return self._model
-
-    def _save(self) -> None:
-        buf = io.BytesIO()
-        np.savez(buf, hashes=np.array(self._hashes), features=np.stack(self._feats).astype(np.float32))
-        artifacts.atomic_write_bytes(self.path, buf.getvalue())
 
     def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
         batch = np.stack([resize(im, self.spec.height, self.spec.width) for im in images])
@@ -182,12 +213,13 @@ class FeatureCache:
         for start in range(0, len(todo_unique), self.batch_size * 4):
             chunk = todo_unique[start:start + self.batch_size * 4]
             feats = self.embed_images([load_image(first_path[h]) for h in chunk])
+            self._save_part(chunk, list(feats))
             for h, f in zip(chunk, feats):
                 self._index[h] = len(self._hashes)
                 self._hashes.append(h)
                 self._feats.append(f)
-            self._save()
             if progress is not None:
                 progress(min(1.0, (start + len(chunk)) / len(todo_unique)),
                          f"{start + len(chunk)} / {len(todo_unique)} images through {self.spec.name}")
+        self._merge()
         return np.stack([self._feats[self._index[h]] for h in hashes]) if hashes else np.zeros((0, 0), np.float32)

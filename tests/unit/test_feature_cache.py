@@ -1,0 +1,70 @@
+"""The backbone feature cache: computes each image once, keeps batches across an interruption, merges
+its parts (a stand-in network, so no ImageNet weights are needed)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import backbones
+
+
+class FakeNet:
+    """Feature map = the mean colour of each image, on a 4 x 2 grid; counts the images it sees."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.seen, self.calls, self.fail_after = 0, 0, fail_after
+
+    def predict(self, x, verbose=0, batch_size=32):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise KeyboardInterrupt          # as if the user stopped the run
+        self.seen += len(x)
+        return np.repeat(np.repeat(x.mean((1, 2))[:, None, None, :], 4, 1), 2, 2)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(300):
+        p = tmp_path / "img" / f"{i:03d}.png"
+        p.parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (20, 10, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def cache(tmp_path, net):
+    c = backbones.FeatureCache(backbones.BackboneSpec("xception", 128, 64, "stripes"), tmp_path / "cache")
+    c._model = net
+    return c
+
+
+def test_interrupted_caching_keeps_its_batches_and_merges_them(tmp_path, photos):
+    first = cache(tmp_path, FakeNet(fail_after=2))               # 2 batches of 128 images, then stopped
+    with pytest.raises(KeyboardInterrupt):
+        first.features(photos)
+    parts = sorted(first.parts_dir.glob("part-*.npz"))
+    assert len(parts) == 2 and not first.path.exists()           # nothing rewritten, nothing merged yet
+
+    net = FakeNet()
+    second = cache(tmp_path, net)
+    feats = second.features(photos)
+    assert net.seen == 300 - 256                                  # only the images not cached yet
+    assert feats.shape == (300, 5 * 3)                            # global + 4 stripes, 3 "channels"
+    assert second.path.is_file() and not second.parts_dir.exists()    # parts merged into one file
+
+    net3 = FakeNet()
+    again = cache(tmp_path, net3).features(photos[::-1])
+    assert net3.seen == 0 and np.array_equal(again, feats[::-1])  # all from the merged file, in order
+
+
+def test_an_unreadable_part_is_recomputed(tmp_path, photos):
+    first = cache(tmp_path, FakeNet(fail_after=1))
+    with pytest.raises(KeyboardInterrupt):
+        first.features(photos)
+    part = next(first.parts_dir.glob("part-*.npz"))
+    part.write_bytes(b"not an npz")
+    net = FakeNet()
+    c = cache(tmp_path, net)
+    assert c.features(photos).shape == (300, 15) and net.seen == 300
+    assert c.path.is_file() and not c.parts_dir.exists()         # the broken part is gone with the merge
