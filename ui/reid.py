@@ -40,16 +40,15 @@ def indexes(model_card: dict) -> list[dict]:
     """Gallery indexes (``<model dir>/indexes/*/index.json``) built with this very model file."""
     import json
 
+    from core.reid.index import built_with
+
     out = []
-    sha = model_card.get("keras_sha256")
-    if not sha:
-        return out
     for card_path in sorted((state.model_dir() / "indexes").glob("*/index.json")):
         try:
             card = json.loads(card_path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(card, dict) and card.get("model", {}).get("keras_sha256") == sha:
+        if built_with(card, model_card):
             out.append({**card, "folder": str(card_path.parent), "mtime": card_path.stat().st_mtime})
     return out
 

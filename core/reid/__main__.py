@@ -111,7 +111,7 @@ def main(argv=None) -> int:
 
         model = T.load(args.model)
         idx = gallery_index.GalleryIndex.load(args.index)
-        if idx.card.get("model", {}).get("keras_sha256") != model.card.get("keras_sha256"):
+        if not gallery_index.built_with(idx.card, model.card):
             raise StudioError(f"{args.index} was built with another model; rebuild it with this one")
         d, i = idx.search(model.embed([load_image(args.query)]), args.top)
         for rank, (dist, j) in enumerate(zip(d[0], i[0]), start=1):

@@ -110,6 +110,18 @@ class GalleryIndex:
         return index
 
 
+def model_fingerprint(model_card: dict) -> str | None:
+    """The checksum of the model file a card describes (a Keras network, or hand-crafted arrays)."""
+    return model_card.get("keras_sha256") or model_card.get("npz_sha256")
+
+
+def built_with(index_card: dict, model_card: dict) -> bool:
+    """Whether an index was built with this very model file (its embeddings are only comparable then)."""
+    sha = model_fingerprint(model_card)
+    model = index_card.get("model") if isinstance(index_card, dict) else None
+    return bool(sha) and isinstance(model, dict) and model_fingerprint(model) == sha
+
+
 def gallery_files(folder) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():

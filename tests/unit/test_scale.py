@@ -103,6 +103,13 @@ def test_index_cli_on_a_trained_model(demo_dir, tmp_path, capsys):
     assert cli.run(reid_cli.main, ["index", "--model", str(tmp_path / "lomo"), "--gallery",
                                    str(demo_dir / "VIPeR" / "cam_b"), "--out", str(tmp_path / "x")]) == 2
     assert "not a neural network" in capsys.readouterr().err
+    # an index answers only the model it was built with: another network, or a LOMO model, is refused
+    T.train(ds, splits.course_split(ds.pids), T.TrainConfig("course", epochs=1, steps_per_epoch=1,
+                                                              triplets_per_batch=16, seed=3)).save(tmp_path / "m2")
+    for other in ("m2", "lomo"):
+        assert cli.run(reid_cli.main, ["search", "--model", str(tmp_path / other), "--query", str(query),
+                                       "--index", str(tmp_path / "index-exact")]) == 2
+        assert "was built with another model" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ Spark
