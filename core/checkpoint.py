@@ -18,14 +18,14 @@ from . import artifacts
 KIND = "checkpoint"
 
 
-def paths(stem) -> tuple[Path, Path]:
-    stem = Path(stem)
-    return stem.with_name(stem.name + "-ckpt.npz"), stem.with_name(stem.name + "-ckpt.json")
-
-
 def _ckpt_stem(stem) -> Path:
     stem = Path(stem)
     return stem.with_name(stem.name + "-ckpt")
+
+
+def paths(stem) -> tuple[Path, Path]:
+    ck = _ckpt_stem(stem)
+    return ck.with_name(ck.name + ".npz"), ck.with_name(ck.name + ".json")
 
 
 def info(stem) -> dict | None:

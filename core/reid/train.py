@@ -117,6 +117,10 @@ def _sequences():
         def on_epoch_end(self):
             self.epoch += 1
 
+        def start_at(self, epoch: int):
+            """Continue as from ``epoch`` (each epoch's batches are seeded by its number)."""
+            self.epoch = epoch
+
     class PKSequence(keras.utils.PyDataset):
         """P identities x K images per batch, augmented; targets (labels, labels) for the two losses."""
 
@@ -142,6 +146,10 @@ def _sequences():
 
         def on_epoch_end(self):
             self.epoch += 1
+            self._make()
+
+        def start_at(self, epoch: int):
+            self.epoch = epoch
             self._make()
 
     return TripletSequence, PKSequence
@@ -326,9 +334,7 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
                 progress(done / cfg.epochs, f"resumed after epoch {done}/{cfg.epochs}", history)
         callbacks.append(ckpt.callback(checkpoint, fingerprint, history))
     if done < cfg.epochs:
-        data.epoch = done          # the batches of each epoch are seeded by its number: a resumed run sees the same ones
-        if hasattr(data, "_make"):
-            data._make()
+        data.start_at(done)        # a resumed run sees the same batches as an uninterrupted one
         trainer.fit(data, epochs=cfg.epochs, initial_epoch=done, verbose=0, callbacks=callbacks)
     card.update(input_hw=list(hw), train_seconds=time.perf_counter() - start, train_images=len(all_f),
                 train_identities=int(len(uniq)))
