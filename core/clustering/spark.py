@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.mixture import GaussianMixture
 
 from ..errors import DataError, StudioError
-from .features import ProfileSpec
+from .features import ProfileSpec, genre_matrix
 from .gmm import MAX_K, GMMSpec, Sweep, fitted_mixture, sweep_with
 
 RATINGS_SCHEMA = "userId INT, movieId INT, rating DOUBLE, timestamp LONG"
@@ -148,12 +148,13 @@ def profiles(spark, ratings, movies: pd.DataFrame, spec: ProfileSpec = ProfileSp
     from pyspark.ml.feature import VectorAssembler
     from pyspark.sql import functions as F
 
-    genres = sorted({g for gl in movies["genre_list"] for g in gl})
+    onehot = genre_matrix(movies)             # the same genres, in the same order, as the numpy profiles
+    genres = list(onehot.columns)
     if not genres:
         raise StudioError("the movies have no genres")
-    pairs = [(int(m), j) for m, gl in zip(movies["movieId"], movies["genre_list"]) for j, g in enumerate(genres)
-             if g in gl]
-    movie_genre = spark.createDataFrame(pd.DataFrame(pairs, columns=["movieId", "g"]))
+    m_idx, g_idx = np.nonzero(onehot.to_numpy())
+    movie_genre = spark.createDataFrame(pd.DataFrame({"movieId": onehot.index.to_numpy()[m_idx].astype("int64"),
+                                                      "g": g_idx.astype("int64")}))
     known = spark.createDataFrame(pd.DataFrame({"movieId": movies["movieId"].astype("int64").to_numpy()}))
     counts = ratings.groupBy("userId").agg(F.count("*").alias("n_all"))
     r = (ratings.join(counts.where(F.col("n_all") >= spec.min_ratings), "userId")
