@@ -16,8 +16,12 @@ from core import artifacts
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+# the code a benchmark runs is the code at its start: commits made while it runs must not be credited
+STARTED_AT_COMMIT = artifacts.git_commit()
+
+
 def meta(seeds, **extra) -> dict:
-    return {"date": artifacts.now(), "machine": artifacts.machine(), "commit": artifacts.git_commit(),
+    return {"date": artifacts.now(), "machine": artifacts.machine(), "commit": STARTED_AT_COMMIT,
             "command": " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable), "-m",
                                                           f"bench.{Path(sys.argv[0]).stem}", *sys.argv[1:]]),
             "seeds": list(seeds), **extra}
