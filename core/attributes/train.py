@@ -231,17 +231,16 @@ def choose_blend(model: AttributeModel, features: np.ndarray, Y: np.ndarray, ks=
     on them too); ties go to the heavier heads weight."""
     attrs, binary = model.attributes, model.binary
     heads = model._frame(model.heads.predict(features, verbose=0, batch_size=1024))
-    kept = model.card["thresholds"]
+    trial = AttributeModel(model.heads, dict(model.card))       # thresholds tried here, not on the model
     best = None
     for k in ks:
         votes = model.votes.frame(features, model.groups, k)
         for w in weights:
             probs = blend(heads, votes, w)
-            model.card["thresholds"] = tune_thresholds(probs, Y, attrs, binary)
-            score = float(metrics.label_based(Y, model.decide(probs), attrs)["mA"].mean())
+            trial.card["thresholds"] = tune_thresholds(probs, Y, attrs, binary)
+            score = float(metrics.label_based(Y, trial.decide(probs), attrs)["mA"].mean())
             if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) <= 1e-9 and w > best[2]):
                 best = (score, k, w)
-    model.card["thresholds"] = kept
     return {"k": best[1], "weight": best[2], "dims": int(model.votes.train.shape[1]),
             "validation_mA": round(best[0], 4)}
 
