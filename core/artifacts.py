@@ -7,6 +7,7 @@ an existing good pair is never overwritten by a broken one.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -44,13 +45,16 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_writer(path):
+    """A binary file object whose content replaces ``path`` only when the block ends without error
+    (temporary file in the same folder, fsync, rename); on error the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)        # mkstemp makes 0600; give the usual permissions
@@ -59,7 +63,12 @@ def atomic_write_bytes(path, data: bytes) -> Path:
         with _suppress():
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    with atomic_writer(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 class _suppress:

@@ -8,7 +8,6 @@ configuration, so renaming or moving a dataset reuses them and a changed image i
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import threading
 from dataclasses import dataclass
@@ -110,6 +109,19 @@ def _build(spec: BackboneSpec, weights):
         raise WeightsError(f"could not download ImageNet weights ({type(exc).__name__}). {HOW_TO_GET_WEIGHTS}") from None
 
 
+# Where the frozen part of a backbone ends when only its top is fine-tuned: the input of Xception's exit
+# flow (block 13 onward; the middle flow's output, 728 channels at 1/16 of the input size).
+EXIT_FLOW = {"xception": "block13_sepconv1_act"}
+
+
+def exit_flow_input(base, spec: BackboneSpec):
+    """The tensor where ``base``'s exit flow begins: ``keras.Model(base.input, t)`` is the frozen part and
+    ``keras.Model(t, base.output)`` the exit flow, sharing their layers (and weights) with ``base``."""
+    if spec.name not in EXIT_FLOW:
+        raise StudioError(f"fine-tuning the top blocks is written for Xception's exit flow, not for {spec.name}")
+    return base.get_layer(EXIT_FLOW[spec.name]).input
+
+
 def preprocess(images: np.ndarray, spec: BackboneSpec) -> np.ndarray:
     """uint8 RGB batch -> the backbone's input scaling (both backbones use [-1, 1])."""
     return images.astype(np.float32) / 127.5 - 1.0
@@ -130,19 +142,28 @@ def content_hash(path: str) -> str:
 class FeatureCache:
     """``features(paths)`` -> ``N x D`` float32, computing only images not cached yet.
 
+    ``tap="exit"`` caches, instead of pooled features, the map where the exit flow begins
+    (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on.
+    ``flip=True``: the mirror images' (training augmentation).
+
     Per backbone configuration, under ``<cache>/features/``: ``<key>.npz`` (``hashes``: content sha1,
     ``features``) and a folder ``<key>.parts/`` where each batch of new images is written as its own
     small npz as soon as it is computed (atomically), so an interrupted run keeps what it computed and
     no batch rewrites what came before. At the end of ``features`` the parts are merged into the npz.
     """
 
-    def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False):
-        self.spec, self.weights, self.batch_size, self.flip = spec, weights, batch_size, flip
+    def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
+                 tap: str | None = None):
+        if tap not in (None, "exit"):
+            raise ValueError(f"unknown tap {tap!r}")
+        self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
         if weights and not Path(weights).is_file():      # said explicitly: check now, even if all is cached
             raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
-        suffix = "-flip" if flip else ""
-        self.path = config.cache_dir(cache_dir) / "features" / f"{spec.key}{suffix}.npz"
-        self.parts_dir = self.path.with_name(f"{spec.key}{suffix}.parts")
+        key = spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}"
+        key += "-flip" if flip else ""
+        self.dtype = np.float32 if tap is None else np.float16
+        self.path = config.cache_dir(cache_dir) / "features" / f"{key}.npz"
+        self.parts_dir = self.path.with_name(f"{key}.parts")
         self._model = None
         self._index: dict[str, int] = {}
         self._hashes: list[str] = []
@@ -167,21 +188,19 @@ class FeatureCache:
                 self._feats.append(f)
         return True
 
-    @staticmethod
-    def _npz(hashes, feats) -> bytes:
-        buf = io.BytesIO()
-        np.savez(buf, hashes=np.array(hashes), features=np.stack(feats).astype(np.float32))
-        return buf.getvalue()
+    def _write(self, path: Path, hashes, feats) -> None:
+        with artifacts.atomic_writer(path) as f:
+            np.savez(f, hashes=np.array(hashes), features=np.stack(feats).astype(self.dtype, copy=False))
 
     def _save_part(self, hashes, feats) -> None:
         part = self.parts_dir / f"part-{os.getpid()}-{threading.get_ident()}-{len(self._hashes):09d}.npz"
-        artifacts.atomic_write_bytes(part, self._npz(hashes, feats))
+        self._write(part, hashes, feats)
         self._parts.append(part)
 
     def _merge(self) -> None:
         if not self._parts:
             return
-        artifacts.atomic_write_bytes(self.path, self._npz(self._hashes, self._feats))
+        self._write(self.path, self._hashes, self._feats)
         for part in self._parts:
             part.unlink(missing_ok=True)
         self._parts = []
@@ -193,7 +212,11 @@ class FeatureCache:
     @property
     def model(self):
         if self._model is None:
-            self._model = build(self.spec, self.weights)
+            base = build(self.spec, self.weights)
+            if self.tap == "exit":
+                with BUILD_LOCK:
+                    base = _import_keras().Model(base.input, exit_flow_input(base, self.spec))
+            self._model = base
         return self._model
 
     def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
@@ -201,6 +224,8 @@ class FeatureCache:
         if self.flip:
             batch = batch[:, :, ::-1]
         fmap = self.model.predict(preprocess(batch, self.spec), verbose=0, batch_size=self.batch_size)
+        if self.tap is not None:
+            return fmap.astype(self.dtype)
         return pool(fmap, self.spec).astype(np.float32)
 
     def features(self, paths, progress=None) -> np.ndarray:
@@ -222,4 +247,6 @@ class FeatureCache:
                 progress(min(1.0, (start + len(chunk)) / len(todo_unique)),
                          f"{start + len(chunk)} / {len(todo_unique)} images through {self.spec.name}")
         self._merge()
-        return np.stack([self._feats[self._index[h]] for h in hashes]) if hashes else np.zeros((0, 0), np.float32)
+        if not hashes:
+            return np.zeros((0, 0), self.dtype)
+        return np.stack([self._feats[self._index[h]] for h in hashes])
