@@ -25,7 +25,8 @@ def load_model(stem: str, mtime: float):
     return A.load(stem)
 
 
-@st.cache_resource(show_spinner="Reading cached features…", max_entries=4)
+@st.cache_resource(show_spinner="Scoring the test images (from cached features; a fine-tuned model runs the "
+                                "images themselves, which takes minutes on PETA)…", max_entries=4)
 def test_probabilities(stem: str, mtime: float, data_root: str, _ds):
     model = load_model(stem, mtime)
     cfg = A.AttrConfig(**model.card["config"])

@@ -79,6 +79,15 @@ def masked_class_accuracy(y_true, y_pred):
     return ops.sum(right * known) / ops.maximum(ops.sum(known), 1.0)
 
 
+@keras.saving.register_keras_serializable(package="studio")
+class Mirror(layers.Layer):
+    """The left-right mirror image of a batch of NHWC images: a network averaged over an image and its
+    mirror (test-time flip) holds this as a layer, so it saves and loads in safe mode."""
+
+    def call(self, x):
+        return ops.flip(x, axis=2)
+
+
 def build_heads(dim: int, binary: list[str], groups: dict[str, list[str]], seed: int = 0, hidden: int = 512,
                 dropout: float = 0.5) -> keras.Model:
     keras.utils.set_random_seed(seed)

@@ -81,3 +81,24 @@ def test_training_with_neighbour_votes_and_the_larger_input(trained, demo_dir):
     at.file_uploader(key="attr_upload").set_value([("person.png", person, "image/png")]).run()
     assert not at.exception
     assert "Attributes of person.png" in [c["layout"]["title"]["text"] for c in charts(at)]
+
+
+def test_training_a_fine_tuned_model_and_using_it(trained, demo_dir):
+    at = trained
+    at.toggle(key="attr_neighbours").set_value(True)
+    at.radio(key="attr_input").set_value(((128, 64), "avg"))
+    at.toggle(key="attr_finetune").set_value(True)
+    at.button(key="attr_train").click().run(timeout=600)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Trained and saved attr-xception-finetuned") for s in at.success)
+    box = at.selectbox(key="attr_model")
+    tuned = [o for o in box.options if o.startswith("xception 128x64 + neighbours · fine-tuned")]
+    assert len(tuned) == 1, box.options
+    box.select(tuned[0]).run(timeout=600)
+    assert not at.exception, [e.value for e in at.exception]
+    marks = [c for el in at.get("image") for c in el.captions if c[:1] in "✓✗"]   # test images run through it
+    assert marks and sum(c.startswith("✓") for c in marks) > len(marks) / 2
+    person = next((demo_dir / "VIPeR" / "cam_a").glob("000_*.png")).read_bytes()
+    at.file_uploader(key="attr_upload").set_value([("person.png", person, "image/png")]).run()
+    assert not at.exception
+    assert "Attributes of person.png" in [c["layout"]["title"]["text"] for c in charts(at)]

@@ -130,21 +130,70 @@ def test_cli_errors(tmp_path, capsys):
     assert "weights file not found" in err and "STUDIO_XCEPTION_WEIGHTS" in err
 
 
+def test_mirror_layer_flips_left_right():
+    x = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2)
+    assert np.array_equal(np.asarray(models.Mirror()(x)), x[:, :, ::-1])
+
+
 @needs_weights
-def test_finetuning_top_blocks_runs_and_round_trips(demo_attrs, tmp_path):
-    cfg = A.AttrConfig(epochs=10)
-    heads, before = A.train(demo_attrs, cfg)
-    tuned, report = A.finetune(demo_attrs, heads, cfg, epochs=1)
-    assert tuned.image_model is not None and tuned.card["input"] == "image"
-    assert any(h.get("finetune") for h in tuned.history)
-    assert report["summary"]["mA"] > 0.6
+def test_exit_maps_cache_the_frozen_layers_and_give_the_pooled_features(demo_attrs, tmp_path):
+    import keras
+
+    from core import backbones
+
+    cfg = A.AttrConfig(pooling="stripes")
+    idx = np.arange(6)
+    maps = A.exit_maps(demo_attrs, cfg, idx, cache_dir=tmp_path)
+    mirrored = A.exit_maps(demo_attrs, cfg, idx, flip=True, cache_dir=tmp_path)
+    assert maps.dtype == np.float16 and maps.shape == (6, 8, 4, 728)     # 128x64 input: 1/16 of it, 728 channels
+    assert sorted(p.name for p in (tmp_path / "features").glob("*.npz")) == [
+        "xception-128x64-exit-flip.npz", "xception-128x64-exit.npz"]
+    base = backbones.build(cfg.backbone_spec())
+    lower = keras.Model(base.input, backbones.exit_flow_input(base, cfg.backbone_spec()))
+    images = np.stack([resize(load_image(p), 128, 64) for p in demo_attrs.frame.path[:6]]).astype(np.float32)
+    direct = lower.predict(images / 127.5 - 1, verbose=0)
+    assert np.abs(maps - direct).max() <= 2e-3 * np.abs(direct).max()           # float16 rounding only
+    mirror = lower.predict(images[:, :, ::-1] / 127.5 - 1, verbose=0)
+    assert np.abs(mirrored - mirror).max() <= 2e-3 * np.abs(mirror).max()
+    assert np.abs(mirror - direct).max() > 0.1                                     # really the mirror images
+    pooled = A.dataset_features(demo_attrs, cfg, cache_dir=tmp_path)[:6]           # the whole network at once
+    assert np.abs(A.features_from_maps(maps, cfg) - pooled).max() <= 1e-2 * np.abs(pooled).max()
+    with pytest.raises(StudioError, match="Xception's exit flow"):
+        backbones.exit_flow_input(base, backbones.BackboneSpec("mobilenetv2"))
+
+
+@needs_weights
+def test_finetuning_exit_flow_with_votes_and_mirror_round_trips(demo_attrs, tmp_path):
+    from core import backbones
+
+    cfg = A.AttrConfig(epochs=10, pooling="stripes", neighbours=True)
+    tuned, report = A.train_finetuned(demo_attrs, cfg, epochs=2, cache_dir=tmp_path)
+    card = tuned.card
+    assert tuned.image_model is not None and card["input"] == "image" and card["config"]["neighbours"]
+    assert card["finetune"]["mirror"] and 1 <= card["finetune"]["epochs_run"] <= 2
+    assert card["neighbours"]["k"] in (10, 20) and sum(1 for h in tuned.history if h.get("finetune")) >= 1
+    assert report["summary"]["mA"] > 0.65
+    # the exit flow moved, the frozen layers did not
+    fresh = backbones.build(cfg.backbone_spec())
+    trained = tuned.image_model.get_layer(fresh.name)
+    for name, moved in (("block1_conv1", False), ("block12_sepconv3", False), ("block14_sepconv2", True)):
+        before, after = fresh.get_layer(name).get_weights()[0], trained.get_layer(name).get_weights()[0]
+        assert (np.abs(before - after).max() > 0) == moved, name
     tuned.save(tmp_path / "ft")
     again = A.load(tmp_path / "ft")
-    test_paths = list(demo_attrs.frame.path.to_numpy()[report["split"].test][:8])
-    assert np.allclose(again.predict_paths(test_paths).to_numpy(), report["probabilities"].iloc[:8].to_numpy(),
-                       atol=1e-4)
-    with pytest.raises(Exception, match="reads images"):
-        again.probabilities(np.zeros((1, 2048), np.float32))
+    test = report["split"].test[:8]
+    paths = list(demo_attrs.frame.path.to_numpy()[test])
+    # the saved network (image and mirror through all of Xception) = the fine-tuning's own scoring (cached maps)
+    assert np.abs(again.predict_paths(paths).to_numpy() - report["probabilities"].iloc[:8].to_numpy()).max() < 5e-3
+    image = load_image(paths[0])
+    both = again.predict_images([image, image[:, ::-1]]).to_numpy()
+    assert np.abs(both[0] - both[1]).max() < 1e-4                    # an image and its mirror: one answer
+    with pytest.raises(StudioError, match="reads images"):
+        again.probabilities(np.zeros((1, 5 * 2048), np.float32))
+    with pytest.raises(StudioError, match="retrain without neighbour votes to export"):
+        again.image_network()
+    with pytest.raises(StudioError, match="already fine-tuned"):
+        A.finetune(demo_attrs, again, cfg)
 
 
 @needs_weights
