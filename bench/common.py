@@ -32,6 +32,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def stderr_progress(every: float = 0.1):
+    """A ``progress(fraction, text)`` callback printing a line to stderr per ``every`` of each stage
+    (the text before its first colon)."""
+    seen: dict[str, int] = {}
+
+    def update(fraction: float, text: str) -> None:
+        stage, step = text.split(":")[0], int(fraction / every)
+        if seen.get(stage) != step:
+            seen[stage] = step
+            print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
+
+    return update
+
+
 def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
     if df.empty:
         return "(nothing measured yet)"
