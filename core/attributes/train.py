@@ -412,8 +412,10 @@ def train_finetuned(ds: AttributeDataset, cfg: AttrConfig, epochs: int = 3, lear
     heads_cfg = replace(cfg, neighbours=False)            # votes come after fine-tuning
     model, _ = train(ds, heads_cfg, features=features_from_maps(maps, cfg), progress=step("heads"))
     model.card["timing"]["features_s"] = round(maps_s, 1)
-    return finetune(ds, model, cfg, epochs, learning_rate, from_block, mirror, progress, cache_dir,
-                    maps=maps, flipped=flipped)
+    tuned, report = finetune(ds, model, cfg, epochs, learning_rate, from_block, mirror, progress, cache_dir,
+                             maps=maps, flipped=flipped)
+    tuned.card["finetune"]["maps_s"] = round(maps_s, 1)
+    return tuned, report
 
 
 def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epochs: int = 3,
@@ -526,6 +528,7 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
     pred = tuned.decide(probs)
     per = metrics.label_based(Y[split.test], pred, attrs)
     summary = metrics.summary(Y[split.test], pred, attrs)
+    summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], tuned.decide(probs, 0.5), attrs)["mA"].mean())
     card["metrics"] = {split.name: summary}
     card["per_attribute"] = per.round(4).to_dict(orient="records")
     return tuned, {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs,
