@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.clustering import gmm, pipeline
-from core.clustering.features import ProfileSpec, user_profiles
+from core.clustering.features import user_profiles
 from core.clustering.gmm import GMMSpec, sweep
 from core.datasets import catalog, demo
 

@@ -175,18 +175,17 @@ class FeatureCache:
             self._read(part)
             self._parts.append(part)            # merged (or, unreadable, dropped) at the next ``_merge``
 
-    def _read(self, file: Path) -> bool:
+    def _read(self, file: Path) -> None:
         try:
             with np.load(file, allow_pickle=False) as z:
                 hashes, feats = [str(h) for h in z["hashes"]], list(z["features"])
         except (ValueError, OSError, KeyError, EOFError):
-            return False                        # unreadable: recomputed (and overwritten) later
+            return                              # unreadable: recomputed (and overwritten) later
         for h, f in zip(hashes, feats):
             if h not in self._index:
                 self._index[h] = len(self._hashes)
                 self._hashes.append(h)
                 self._feats.append(f)
-        return True
 
     def _write(self, path: Path, hashes, feats) -> None:
         with artifacts.atomic_writer(path) as f:

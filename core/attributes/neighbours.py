@@ -5,10 +5,10 @@ scaled to unit length; an image's vote for an attribute is the share of its ``k`
 images (cosine similarity, each weighted by ``exp(similarity * temperature)``) that have it, counting
 only neighbours whose label is known. Mutually exclusive groups vote per class; the group's "none"
 class gets what its members leave. ``blend`` mixes the votes with the heads' probabilities; ``k`` and the
-mixing weight are chosen on the validation images (``choose``), never on the test images.
+mixing weight are chosen on the validation images (``train.choose_blend``), never on the test images.
 
 On PETA's random image split the same person appears in training and test images, which neighbours
-exploit; on the person-disjoint split they help far less, and ``choose`` may pick the heads alone.
+exploit; on the person-disjoint split they help far less, and ``train.choose_blend`` may pick the heads alone.
 """
 from __future__ import annotations
 

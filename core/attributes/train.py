@@ -5,8 +5,15 @@ content and backbone, ``core.backbones.FeatureCache``); the heads train on them 
 stopping on the validation loss; a threshold per binary attribute is tuned on validation to maximise
 (TPR + TNR) / 2, which is what mA rewards; the test set is scored once.
 
-Saved: ``NAME.keras`` (the heads) and ``NAME.json`` (card: labels, groups, thresholds, backbone, split,
-seed, metrics, date, sha256 of the heads file). Prediction rebuilds the backbone from the same weights.
+The most accurate model (``train_finetuned``) goes further: the frozen layers' output maps (where
+Xception's exit flow begins) are cached for every image and its mirror image, the heads train on the
+features they give, then the exit flow is fine-tuned with the heads on those maps (``finetune``), and
+the final network averages an image and its mirror; optional neighbour votes (``neighbours.py``) use
+the fine-tuned features.
+
+Saved: ``NAME.keras`` (the heads, or the whole fine-tuned network) and ``NAME.json`` (card: labels,
+groups, thresholds, backbone, split, seed, metrics, date, sha256 of the model file), plus ``NAME.npz``
+for neighbour votes. Heads-only models rebuild the backbone from the same weights to predict.
 """
 from __future__ import annotations
 
@@ -239,6 +246,19 @@ def _targets(Y: np.ndarray, attributes, binary, groups, idx):
     return t
 
 
+def _losses(Y_train: np.ndarray, attributes: list[str], binary: list[str], groups: dict,
+            cfg: AttrConfig) -> dict:
+    """One masked loss per output: DeepMAR-weighted BCE (weights from the training share of positives,
+    if ``cfg.weighted``) per binary attribute, sparse CCE per group."""
+    from . import models
+
+    share = np.nanmean(Y_train, axis=0)
+    losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attributes.index(a)], nan=0.5)), cfg.weighted)
+              for a in binary}
+    losses.update({g: models.MaskedSparseCCE() for g in groups})
+    return losses
+
+
 def tune_thresholds(probs: pd.DataFrame, Y: np.ndarray, attributes: list[str], binary: list[str]) -> dict:
     grid = np.linspace(0.05, 0.95, 37)
     out = {}
@@ -299,13 +319,10 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
     split = splits.make(ds.frame, cfg.split, cfg.seed)
     if min(len(split.train), len(split.val), len(split.test)) == 0:
         raise StudioError("the dataset is too small to split into train / validation / test")
-    share = np.nanmean(Y[split.train], axis=0)
     with backbones.BUILD_LOCK:
         heads = models.build_heads(features.shape[1], binary, groups, cfg.seed)
-    losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attrs.index(a)], nan=0.5)), cfg.weighted)
-              for a in binary}
-    losses.update({g: models.MaskedSparseCCE() for g in groups})
-    heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses,
+    heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=_losses(Y[split.train], attrs, binary, groups, cfg),
                   metrics={**{a: [models.masked_binary_accuracy] for a in binary},
                            **{g: [models.masked_class_accuracy] for g in groups}})
     history: list = []
@@ -336,24 +353,36 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
                                           "val": len(split.val), "test": len(split.test)},
             "seed": cfg.seed, "date": artifacts.now(), "weights_file": cfg.weights}
     model = AttributeModel(heads, card, history)
+    report = _votes_thresholds_test(model, features, Y, split, cfg, progress)
+    card["timing"] = {"features_s": feature_s, "train_s": train_s, "epochs_run": len(history)}
+    return model, report
+
+
+def _votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.ndarray, split, cfg: AttrConfig,
+                           progress=None) -> dict:
+    """The last steps of ``train`` and ``finetune``, on the heads' input ``features`` of every image:
+    neighbour votes if ``cfg.neighbours`` (fitted on the training images, k and the blend chosen on
+    validation), thresholds tuned on validation, the test images scored once; metrics into the card."""
+    attrs, binary = model.attributes, model.binary
     if cfg.neighbours:
         if progress is not None:
             progress(1.0, "neighbour votes: choosing k and the blend on validation")
         model.votes = NeighbourVotes.fit(features[split.train], Y[split.train], attrs, seed=cfg.seed)
-        card["neighbours"] = choose_blend(model, features[split.val], Y[split.val])
+        model.card["neighbours"] = choose_blend(model, features[split.val], Y[split.val])
+
+    def probabilities(idx):
+        return model._blend(features[idx], model.heads.predict(features[idx], verbose=0, batch_size=1024))
+
     if cfg.tune_thresholds:
-        card["thresholds"] = tune_thresholds(model.probabilities(features[split.val]), Y[split.val], attrs, binary)
-    probs = model.probabilities(features[split.test])
+        model.card["thresholds"] = tune_thresholds(probabilities(split.val), Y[split.val], attrs, binary)
+    probs = probabilities(split.test)
     pred = model.decide(probs)
     per = metrics.label_based(Y[split.test], pred, attrs)
     summary = metrics.summary(Y[split.test], pred, attrs)
-    pred05 = model.decide(probs, 0.5)
-    summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], pred05, attrs)["mA"].mean())
-    card["metrics"] = {split.name: summary}
-    card["per_attribute"] = per.round(4).to_dict(orient="records")
-    card["timing"] = {"features_s": feature_s, "train_s": train_s, "epochs_run": len(history)}
-    return model, {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs,
-                   "predictions": pred}
+    summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], model.decide(probs, 0.5), attrs)["mA"].mean())
+    model.card["metrics"] = {split.name: summary}
+    model.card["per_attribute"] = per.round(4).to_dict(orient="records")
+    return {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs, "predictions": pred}
 
 
 def exit_maps(ds: AttributeDataset, cfg: AttrConfig, idx=None, flip: bool = False, cache_dir=None,
@@ -435,8 +464,6 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
     saved network then has a second output, the pooled features the votes need."""
     import keras
 
-    from . import models
-
     if model.image_model is not None:
         raise StudioError("this model is already fine-tuned")
     if from_block not in ("block13", "block14"):
@@ -457,11 +484,8 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
             layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
         net = keras.Model(cut, model.heads(pooled), name="exit_flow_heads")
         features_net = keras.Model(cut, pooled, name="exit_flow_features")
-    share = np.nanmean(Y[split.train], axis=0)
-    losses = {a: models.MaskedWeightedBCE(float(np.nan_to_num(share[attrs.index(a)], nan=0.5)), cfg.weighted)
-              for a in binary}
-    losses.update({g: models.MaskedSparseCCE() for g in groups})
-    net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses)
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                loss=_losses(Y[split.train], attrs, binary, groups, cfg))
     targets = _targets(Y, attrs, binary, groups, split.train)
 
     class Maps(keras.utils.PyDataset):
@@ -510,26 +534,8 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
                          "learning_rate": learning_rate, "from_block": from_block, "mirror": mirror,
                          "maps_s": round(maps_s, 1), "train_s": round(train_s, 1)}}
     tuned = AttributeModel(model.heads, card, history)
-    if cfg.neighbours:
-        if progress is not None:
-            progress(1.0, "neighbour votes on the fine-tuned features: choosing k and the blend on validation")
-        tuned.votes = NeighbourVotes.fit(F[split.train], Y[split.train], attrs, seed=cfg.seed)
-        card["neighbours"] = choose_blend(tuned, F[split.val], Y[split.val])
+    report = _votes_thresholds_test(tuned, F, Y, split, cfg, progress)
     with backbones.BUILD_LOCK:
         tuned.image_model = _on_images(base, model.heads, cfg.backbone_spec(), "attributes_finetuned",
                                        with_features=tuned.votes is not None, mirror=mirror)
-
-    def probabilities(idx):
-        return tuned._blend(F[idx], model.heads.predict(F[idx], verbose=0, batch_size=1024))
-
-    if cfg.tune_thresholds:
-        card["thresholds"] = tune_thresholds(probabilities(split.val), Y[split.val], attrs, binary)
-    probs = probabilities(split.test)
-    pred = tuned.decide(probs)
-    per = metrics.label_based(Y[split.test], pred, attrs)
-    summary = metrics.summary(Y[split.test], pred, attrs)
-    summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], tuned.decide(probs, 0.5), attrs)["mA"].mean())
-    card["metrics"] = {split.name: summary}
-    card["per_attribute"] = per.round(4).to_dict(orient="records")
-    return tuned, {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs,
-                   "predictions": pred}
+    return tuned, report

@@ -1,5 +1,4 @@
 """AppTest of every page: what a person sees, on the demo data, the real data and bad settings."""
-import pytest
 from tests.app.helpers import open_page
 
 TIMEOUT = 120
