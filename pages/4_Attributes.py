@@ -28,7 +28,7 @@ st.markdown(f"**Data:** {source.label} · {len(ds.frame):,} images · {ds.frame.
 SPLITS = {"random-image": "Random images (50/10/40; the same person can be in train and test)",
           "person-disjoint": "Person-disjoint (no person in two parts; the honest one)"}
 INPUTS = {((128, 64), "avg"): "128 x 64, global average (fast)",
-          ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~5x slower)"}
+          ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)"}
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
     split_kind = st.radio("Split", list(SPLITS), format_func=SPLITS.get, key="attr_split")
     weighted = st.toggle("Weight rare attributes (DeepMAR)", value=True, key="attr_weighted")

@@ -25,7 +25,7 @@ def _flags(p):
     p.add_argument("--weights", help="backbone ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
     p.add_argument("--backbone", choices=["xception", "mobilenetv2"], default="xception")
     p.add_argument("--size", default="128x64", help="backbone input HxW (default 128x64; 256x128 is more accurate "
-                                                    "and about 5x slower)")
+                                                    "and about 2x slower)")
     p.add_argument("--pooling", choices=["avg", "stripes"], default="avg",
                    help="global average (default), or global + 4 horizontal stripes")
 
