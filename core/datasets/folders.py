@@ -15,9 +15,18 @@ import re
 from pathlib import Path
 
 from ..errors import DataError
-from .base import ReidDataset, is_image_name, reid_frame, require_dir
+from .base import ReidDataset, image_files, is_image_name, reid_frame, require_dir, subfolders
 
+LAYOUT = "folders"
 _CAMERA_TOKEN = re.compile(r"(?:^|[_-])c(\d+)", re.IGNORECASE)
+
+
+def detect(root: Path, look: int = 20) -> bool:
+    """Two or more subfolders, and the first ``look`` of them hold images and no folders of their own."""
+    folders = subfolders(root)
+    if len(folders) < 2:
+        return False
+    return all(image_files(f, limit=1) and not subfolders(f) for f in folders[:look])
 
 
 def load_identity_folders(root, name: str | None = None) -> ReidDataset:
@@ -35,17 +44,17 @@ def load_identity_folders(root, name: str | None = None) -> ReidDataset:
         else:
             cams = [0] + [1] * (len(images) - 1)
         for path, cam in zip(images, cams):
-            rows.append((str(path.resolve()), person_dir.name, cam, ""))
+            camid = int(_CAMERA_TOKEN.search(path.stem).group(1)) if all(tokens) else cam
+            rows.append((str(path.resolve()), person_dir.name, cam, "", camid, ""))
     if not rows:
         raise DataError("no identity folders with images found", root)
-    return ReidDataset(name or root.name, root.resolve(), reid_frame(rows), problems)
+    return ReidDataset(name or root.name, root.resolve(), reid_frame(rows), problems, LAYOUT)
 
 
 def load_reid(root, name: str | None = None) -> ReidDataset:
-    """Load either layout: two-camera (``cam_a``/``cam_b``) when present, else identity folders."""
-    from .viper import is_two_camera_root, load_two_camera
+    """Load a re-identification folder in whichever layout it is in (see :mod:`.layouts`)."""
+    from . import layouts
 
     root = require_dir(Path(root), "re-identification dataset")
-    if is_two_camera_root(root):
-        return load_two_camera(root, name)
-    return load_identity_folders(root, name)
+    layout = layouts.detect(root, "reid")
+    return (layout.load if layout is not None else load_identity_folders)(root, name)

@@ -14,13 +14,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from .base import ReidDataset, is_image_name, reid_frame, require_dir
+from .base import ReidDataset, image_files, is_image_name, reid_frame, require_dir
 
+LAYOUT = "two-camera"
 CAMERAS = ("cam_a", "cam_b")
 
 
 def is_two_camera_root(root: Path) -> bool:
     return all((Path(root) / cam).is_dir() for cam in CAMERAS)
+
+
+def detect(root: Path) -> bool:
+    """``cam_a/`` and ``cam_b/`` whose first images are named ``{id}_…`` with a digit in the id (PRID
+    2011's ``person_0001`` names are another layout, checked before this one)."""
+    if not is_two_camera_root(root):
+        return False
+    sample = image_files(Path(root) / "cam_a", limit=5)
+    return not sample or all(any(ch.isdigit() for ch in p.stem.partition("_")[0]) for p in sample)
 
 
 def load_two_camera(root, name: str | None = None) -> ReidDataset:
@@ -47,4 +57,4 @@ def load_two_camera(root, name: str | None = None) -> ReidDataset:
     one_cam = counts[counts < 2].index.tolist()
     if one_cam:
         problems.append(f"{len(one_cam)} identities appear in only one camera (e.g. {one_cam[0]})")
-    return ReidDataset(name or root.name, root.resolve(), frame, problems)
+    return ReidDataset(name or root.name, root.resolve(), frame, problems, LAYOUT)
