@@ -91,6 +91,10 @@ def user_profiles(ratings: pd.DataFrame, movies: pd.DataFrame, spec: ProfileSpec
     """Profiles via sparse products (users x movies) @ (movies x genres): memory grows with the number of
     ratings, not ratings x genres, so MovieLens-25M-sized tables fit in a few GB."""
     G = genre_matrix(movies)
+    if G.shape[1] < 2:
+        raise StudioError(f"the items have {G.shape[1]} genre(s): taste groups need items with genres (for a "
+                          "generic ratings CSV, put an item,title,genres CSV beside it); recommendations by "
+                          "popularity and item similarity work without them")
     counts = ratings.groupby("userId").size()
     keep = counts[counts >= spec.min_ratings].index
     r = ratings[ratings["userId"].isin(keep)]
