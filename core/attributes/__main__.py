@@ -54,7 +54,8 @@ def main(argv=None) -> int:
     _flags(fe)
     tr = sub.add_parser("train", help="train the heads (features are cached first), tune thresholds, save")
     _flags(tr)
-    tr.add_argument("--split", choices=["random-image", "person-disjoint"], default="random-image")
+    tr.add_argument("--split", choices=splits.KINDS, default="random-image",
+                    help="published: the dataset's own train / val / test parts (PA-100K)")
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--no-weighting", action="store_true", help="plain BCE instead of DeepMAR weights")
     tr.add_argument("--colours", action="store_true", help="also the upper / lower body colour attributes")
@@ -66,11 +67,11 @@ def main(argv=None) -> int:
                          "--finetune-epochs 3 (~20 min on 2 cores for PETA)")
     tr.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the fine-tuning (Adam)")
     tr.add_argument("--out", help="model path without extension (default: "
-                                  "<model dir>/attr-<backbone>[-<size>][-stripes][-finetuned]-<split>)")
+                                  "<model dir>/attr-<backbone>[-<size>][-stripes][-finetuned]-<dataset>-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
     ev.add_argument("--model", required=True)
-    ev.add_argument("--split", choices=["random-image", "person-disjoint"])
+    ev.add_argument("--split", choices=splits.KINDS)
     ev.add_argument("--weights", help="backbone weights (for models trained on cached features)")
     pr = sub.add_parser("predict", help="per-attribute probabilities for image files")
     pr.add_argument("--model", required=True)
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
                    neighbours=args.neighbours)
         tag = cfg.tag + ("-finetuned" if args.finetune_epochs else "")
-        out = Path(args.out) if args.out else config.model_dir() / f"attr-{tag}-{args.split}"
+        out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name("attr", tag, ds.name, args.split)
         with artifacts.training_lock("attributes"):
             bar, update = cli.progress_bar()
             if args.finetune_epochs:

@@ -5,6 +5,8 @@
   (TownCentre has ~31 frames per person), which flatters every model.
 * ``person_split``: persons (``subset/id``) shuffled and cut in the same proportions, so no person
   is in two parts.
+* ``published_split``: the dataset's own train / val / test parts (PA-100K's 80,000 / 10,000 /
+  10,000), from the frame's ``part`` column.
 """
 from __future__ import annotations
 
@@ -50,11 +52,26 @@ def person_split(frame: pd.DataFrame, seed: int = 0) -> AttrSplit:
     return AttrSplit("person-disjoint", idx[where == "train"], idx[where == "val"], idx[where == "test"], seed)
 
 
+def published_split(frame: pd.DataFrame, seed: int = 0) -> AttrSplit:
+    from ..errors import StudioError
+
+    if "part" not in frame.columns:
+        raise StudioError("this dataset has no published split: use random-image or person-disjoint")
+    part = frame["part"].to_numpy()
+    idx = np.arange(len(frame))
+    return AttrSplit("published", idx[part == "train"], idx[part == "val"], idx[part == "test"], seed)
+
+
+KINDS = ("random-image", "person-disjoint", "published")
+
+
 def make(frame: pd.DataFrame, kind: str, seed: int = 0) -> AttrSplit:
+    if kind == "published":
+        return published_split(frame, seed)
     if kind in ("random", "random-image"):
         return random_image_split(frame, seed)
     if kind in ("person", "person-disjoint"):
         return person_split(frame, seed)
     from ..errors import StudioError
 
-    raise StudioError(f"unknown split '{kind}': random-image or person-disjoint")
+    raise StudioError(f"unknown split '{kind}': random-image, person-disjoint or published")

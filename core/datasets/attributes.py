@@ -20,7 +20,8 @@ class AttributeDataset:
     * ``subset`` (str): the source (a PETA subset, or the CSV's name);
     * ``pid`` (str): person id within the subset ('' when unknown);
     * ``person`` (str): ``subset/pid``, unique across subsets (the image path when the id is unknown);
-    * one float32 column per attribute in ``attributes``: 1.0, 0.0, or NaN for unknown.
+    * one float32 column per attribute in ``attributes``: 1.0, 0.0, or NaN for unknown;
+    * ``part`` (str), only where the dataset fixes its split (PA-100K): ``train`` / ``val`` / ``test``.
     """
 
     name: str
@@ -45,8 +46,8 @@ class AttributeDataset:
         return self.frame[self.attributes].sum().sort_values(ascending=False).astype(int)
 
 
-def make_frame(rows: list[dict], attributes: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(KEY_COLUMNS) + list(attributes))
+def make_frame(rows: list[dict], attributes: list[str], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(KEY_COLUMNS) + list(extra) + list(attributes))
     for a in attributes:
         frame[a] = frame[a].astype("float32")
     return frame

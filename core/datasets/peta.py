@@ -1,10 +1,17 @@
 """PETA: ``<root>/PETA dataset/<subset>/archive/`` with images and a ``Label.txt`` per subset.
 
-Each ``Label.txt`` line is a person id followed by that person's attribute tokens. An image belongs to
-the person whose id is the file name's prefix before the first ``_`` (or before the extension); ids
-match as written, or as numbers when both are numeric (``0001`` = ``1``). Person ids are unique only
-within a subset, so ``person`` is ``subset/id``. PETA's labels are complete: a token that is absent is
-a negative (0), never unknown.
+Also accepted: ``<root>/<subset>/archive/`` (the subsets without the ``PETA dataset`` level), and one
+subset on its own (``<root>/archive/Label.txt``, or ``Label.txt`` beside the images).
+
+Each ``Label.txt`` line is a key followed by attribute tokens. The key is either a person id (most
+subsets: ``0001 personalMale …``), and then every image whose file name starts with that id (the prefix
+before the first ``_``, or before the extension) carries the line's labels, ids matching as written or
+as numbers (``0001`` = ``1``); or a whole file name (the CUHK subset: ``0606.png upperBodyGrey …``), and
+then only that image does. Lines come in any order. Person ids are unique only within a subset, so
+``person`` is ``subset/id``; an image keyed by its file name is a person of its own unless its name
+starts with an id shared by others. Lines without images and images without lines are counted in
+``problems``; only a dataset with no labelled image at all is an error. PETA's labels are complete: a
+token that is absent is a negative (0), never unknown.
 
 The label files write ``footwearSneakers``; the ReadMe and the standard attribute list write
 ``footwearSneaker``: the loader uses the latter.
@@ -17,8 +24,9 @@ import numpy as np
 
 from ..errors import DataError
 from .attributes import AttributeDataset, make_frame
-from .base import ReidDataset, is_image_name, reid_frame, require_dir
+from .base import ReidDataset, is_image_name, reid_frame, require_dir, subfolders
 
+LAYOUT = "peta"
 SPELLING = {"footwearSneakers": "footwearSneaker"}
 LABEL_FILE = "Label.txt"
 
@@ -28,6 +36,30 @@ def find_subsets_root(root: Path) -> Path:
     root = require_dir(Path(root), "PETA")
     nested = root / "PETA dataset"
     return nested if nested.is_dir() else root
+
+
+def _label_folder(folder: Path) -> Path | None:
+    """Where a subset's images and Label.txt are: ``folder/archive`` or ``folder`` itself."""
+    for candidate in (folder / "archive", folder):
+        if (candidate / LABEL_FILE).is_file():
+            return candidate
+    return None
+
+
+def subset_folders(root: Path) -> list[tuple[str, Path | None, Path]]:
+    """``(subset name, folder with Label.txt or None, subset folder)`` for every subset under ``root``."""
+    root = Path(root)
+    if _label_folder(root) is not None:                     # one subset on its own
+        return [(root.name, _label_folder(root), root)]
+    base = root / "PETA dataset" if (root / "PETA dataset").is_dir() else root
+    return [(sub.name, _label_folder(sub), sub) for sub in subfolders(base)]
+
+
+def detect(root: Path) -> bool:
+    root = Path(root)
+    if (root / "PETA dataset").is_dir() or _label_folder(root) is not None:
+        return True
+    return any(_label_folder(sub) is not None for sub in subfolders(root)[:12])
 
 
 def image_person_id(filename: str) -> str:
@@ -40,7 +72,8 @@ def _normal(pid: str) -> str:
 
 
 def read_label_file(path: Path) -> dict[str, set[str]]:
-    """``{person id: {attribute tokens}}``; raises DataError with the line number on a malformed line."""
+    """``{key: {attribute tokens}}`` (key: a person id or a file name); raises DataError with the line
+    number on a malformed line."""
     labels: dict[str, set[str]] = {}
     try:
         text = path.read_bytes().decode("utf-8")
@@ -63,43 +96,45 @@ def read_label_file(path: Path) -> dict[str, set[str]]:
 
 
 def load_peta(root, subsets: list[str] | None = None, name: str = "PETA") -> AttributeDataset:
-    base = find_subsets_root(root)
-    subset_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    root = require_dir(Path(root), "PETA")
+    found = subset_folders(root)
     if subsets is not None:
-        subset_dirs = [p for p in subset_dirs if p.name in set(subsets)]
+        found = [f for f in found if f[0] in set(subsets)]
     rows, problems, attributes = [], [], set()
-    for sub in subset_dirs:
-        archive = sub / "archive"
-        label_path = archive / LABEL_FILE
-        if not label_path.is_file():
-            problems.append(f"{sub.name}: no archive/{LABEL_FILE}, subset skipped")
+    for subset, folder, sub in found:
+        if folder is None:
+            problems.append(f"{subset}: no archive/{LABEL_FILE}, subset skipped")
             continue
-        labels = read_label_file(label_path)
-        by_normal = {_normal(pid): pid for pid in labels}
+        labels = read_label_file(folder / LABEL_FILE)
+        by_normal = {_normal(key): key for key in labels}
         used, unlabelled = set(), 0
-        for img in sorted(archive.iterdir()):
+        for img in sorted(folder.iterdir()):
             if not img.is_file() or not is_image_name(img.name):
                 continue
             raw = image_person_id(img.name)
-            pid = raw if raw in labels else by_normal.get(_normal(raw))
-            if pid is None:
+            if img.name in labels:                      # a line keyed by the file name
+                key, pid = img.name, raw
+            else:                                       # a line keyed by the person id, as written there
+                key = pid = raw if raw in labels else by_normal.get(_normal(raw))
+            if key is None:
                 unlabelled += 1
                 continue
-            used.add(pid)
-            tokens = labels[pid]
+            used.add(key)
+            tokens = labels[key]
             attributes |= tokens
-            rows.append({"path": str(img.resolve()), "subset": sub.name, "pid": pid,
-                         "person": f"{sub.name}/{pid}", "_tokens": tokens})
+            rows.append({"path": str(img.resolve()), "subset": subset, "pid": pid,
+                         "person": f"{subset}/{pid}", "_tokens": tokens})
         if unlabelled:
-            problems.append(f"{sub.name}: {unlabelled} images have no line in {LABEL_FILE}, skipped")
+            problems.append(f"{subset}: {unlabelled} images have no line in {LABEL_FILE}, skipped")
         if len(used) < len(labels):
-            problems.append(f"{sub.name}: {len(labels) - len(used)} label lines have no images")
+            problems.append(f"{subset}: {len(labels) - len(used)} label lines have no images")
     if not rows:
-        raise DataError("no labelled images found under <subset>/archive/", base)
+        raise DataError("no labelled images found (expected <subset>/archive/ with images and Label.txt)", root)
     names = sorted(attributes)
     for row in rows:
         tokens = row.pop("_tokens")
         row.update({a: 1.0 if a in tokens else 0.0 for a in names})
+    base = find_subsets_root(root) if _label_folder(root) is None else root
     return AttributeDataset(name, base.resolve(), make_frame(rows, names), names, problems)
 
 
