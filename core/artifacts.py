@@ -177,6 +177,15 @@ def _file(stem: Path, ext: str) -> Path:
     return stem.with_name(stem.name + ext)
 
 
+def model_name(prefix: str, method: str, dataset: str, split: str) -> str:
+    """``<prefix>-<method>-<dataset>-<split>``, the default file stem of a saved model on the CLI and the
+    pages alike; characters other than letters, digits, ``.`` and ``-`` become ``_`` (a dataset named
+    ``more/VIPeR`` must not become a folder)."""
+    import re
+
+    return "-".join(re.sub(r"[^\w.-]+", "_", str(part)).strip("_") for part in (prefix, method, dataset, split))
+
+
 def stem_of(path) -> Path:
     """A model path without its .json / .npz / .keras extension."""
     return _stem(path)

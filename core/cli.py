@@ -14,18 +14,23 @@ EXIT_INTERRUPTED = 130
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with the real datasets (default: $STUDIO_DATA_DIR, else demo)")
     parser.add_argument("--cache-dir", help="where the demo data and caches go (default: $STUDIO_CACHE_DIR)")
+    parser.add_argument("--dataset", help="which dataset of the data folder, by name (its folder's path inside "
+                                           "the data folder, e.g. VIPeR; 'demo' for the demo data; default: "
+                                           "the first found; list them with python -m core.datasets info)")
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, sampling and initialisation")
 
 
 def source(kind: str, args):
-    """Where the data of ``kind`` is for a command: ``--data-dir`` / $STUDIO_DATA_DIR when set, else the
-    demo. A data folder that lacks this kind is an error here (the app falls back to the demo with a
-    note; on the command line a silent fallback would produce numbers about the wrong data)."""
+    """Where the data of ``kind`` is for a command: ``--dataset`` in ``--data-dir`` / $STUDIO_DATA_DIR
+    when set, else the demo. A data folder that lacks this kind is an error here (the app falls back to
+    the demo with a note; on the command line a silent fallback would produce numbers about the wrong
+    data)."""
     from .datasets import catalog
 
-    found = catalog.resolve(kind, args.data_dir, args.cache_dir, args.seed)
+    found = catalog.resolve(kind, args.data_dir, args.cache_dir, args.seed, getattr(args, "dataset", None))
     if found.note:
-        raise StudioError(found.note.split(":")[0] + "; omit --data-dir and unset STUDIO_DATA_DIR to use the demo data")
+        raise StudioError(found.note.split(":")[0] + "; omit --data-dir and unset STUDIO_DATA_DIR to use the demo "
+                          "data (layouts understood: see python -m core.datasets layouts)")
     return found
 
 

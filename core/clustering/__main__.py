@@ -141,6 +141,10 @@ def _spark(args) -> int:
         movies_path = Path(args.movies) if args.movies else ratings_path.parent / "movies.csv"
     else:
         source = cli.source("ratings", args)
+        if source.layout != "movielens-csv":
+            raise StudioError(f"the Spark backend reads MovieLens' ratings.csv / movies.csv; {source.name or source.path} "
+                              f"is {source.layout_title}: give --ratings and --movies CSV files, or use the "
+                              "scikit-learn backend")
         ratings_path, movies_path = source.path / "ratings.csv", Path(args.movies or source.path / "movies.csv")
     movies = load_movies(movies_path)
     with spark.owned_session(args.spark_master) as session:
