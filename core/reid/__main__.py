@@ -6,6 +6,10 @@ Examples::
     python -m core.reid train --method course --split course --epochs 30 --out models/reid-course
     python -m core.reid evaluate --model models/reid-course --split course --rerank
     python -m core.reid evaluate --method lomo-xqda --protocol literature   # trains per split
+    python -m core.reid evaluate --model models/reid-course --data-dir D --dataset prid_2011   # cross-dataset
+
+Splits (``--split``; default: the dataset's first): VIPeR-style data ``course``, ``literature:I``,
+``random-course:I``; PRID 2011, GRID and CUHK01 ``literature:I``; Market-1501 / DukeMTMC-reID ``fixed``.
     python -m core.reid embed --model models/reid-course photos/ --out embeddings.npz
     python -m core.reid search --model models/reid-course --query person.jpg --split course
 """
@@ -39,10 +43,10 @@ def main(argv=None) -> int:
     tr = sub.add_parser("train", help="train a method on a split, evaluate it, save model + card")
     cli.add_common_flags(tr)
     tr.add_argument("--method", choices=T.METHODS, default="course")
-    tr.add_argument("--split", default="course", help="course | literature:I | random-course:I (default: course)")
+    tr.add_argument("--split", help="course | literature:I | random-course:I | fixed (default: the dataset's first)")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
-    tr.add_argument("--out", help="model path without extension (default: <model dir>/reid-<method>-<split>)")
+    tr.add_argument("--out", help="model path without extension (default: <model dir>/reid-<method>-<dataset>-<split>)")
     tr.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
     tr.add_argument("--resume", action="store_true",
                     help="deep methods: continue an interrupted run from its last epoch checkpoint (OUT-ckpt.*)")
@@ -51,9 +55,9 @@ def main(argv=None) -> int:
     ev = sub.add_parser("evaluate", help="CMC / mAP of a saved model on a split, or of a method over a protocol")
     cli.add_common_flags(ev)
     ev.add_argument("--model", help="a saved model (path without extension)")
-    ev.add_argument("--split", default="course")
+    ev.add_argument("--split", help="default: the dataset's first split")
     ev.add_argument("--method", choices=T.METHODS, help="train and evaluate this method on every split of --protocol")
-    ev.add_argument("--protocol", choices=protocols.PROTOCOLS, default="course")
+    ev.add_argument("--protocol", choices=protocols.PROTOCOLS, help="default: the dataset's first protocol")
     ev.add_argument("--epochs", type=int)
     ev.add_argument("--weights")
     ev.add_argument("--extra-identities", action="store_true", help="as for train")
@@ -68,7 +72,7 @@ def main(argv=None) -> int:
     se.add_argument("--model", required=True)
     se.add_argument("--query", required=True)
     se.add_argument("--index", help="search this gallery index (made by 'index') instead of the split's camera B")
-    se.add_argument("--split", default="course")
+    se.add_argument("--split", help="default: the dataset's first split")
     se.add_argument("--top", type=int, default=10)
     ix = sub.add_parser("index", help="embed a folder of crops (resumable) and build a gallery index")
     ix.add_argument("--model", required=True)
@@ -140,14 +144,15 @@ def main(argv=None) -> int:
         return 0
 
     ds = cli.dataset("reid", args)
-    print(f"data: {ds.name} ({len(ds.pids)} identities, {len(ds.frame)} images)", file=sys.stderr)
+    print(f"data: {ds.name} ({ds.layout} layout, {len(ds.pids)} identities, {len(ds.frame)} images)", file=sys.stderr)
     if args.command == "train":
         split = protocols.parse_split(ds, args.split, args.seed)
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
         extra = catalog.extra_reid_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
-        out = Path(args.out) if args.out else config.model_dir(args.model_dir) / f"reid-{args.method}-{split.name}"
+        out = Path(args.out) if args.out else \
+            config.model_dir(args.model_dir) / artifacts.model_name("reid", args.method, ds.name, split.name)
         with artifacts.training_lock("reid", args.model_dir):
             bar, update = cli.progress_bar()
             model = T.train(ds, split, cfg, update, extra=extra, checkpoint=out, resume=args.resume)
@@ -173,8 +178,12 @@ def main(argv=None) -> int:
     if args.model:
         model = T.load(args.model)
         split = protocols.parse_split(ds, args.split, args.seed)
+        trained_on = model.card.get("dataset", "?")
+        if model.card.get("data") != str(ds.root):
+            print(f"cross-dataset: trained on {trained_on} ({model.card.get('split', {}).get('name', '?')}), "
+                  f"evaluated on {ds.name}", file=sys.stderr)
         emb = T.test_embeddings(model, ds, split, reverse=args.reverse)
-        print(_report(f"{model.method} on {split.name}", T.rank(model, emb)))
+        print(_report(f"{model.method} (trained on {trained_on}) on {ds.name} {split.name}", T.rank(model, emb)))
         if args.rerank:
             print(_report("  with k-reciprocal re-ranking", T.rank(model, emb, rerank=True)))
         return 0
@@ -182,7 +191,8 @@ def main(argv=None) -> int:
         raise StudioError("give --model, or --method with --protocol")
     rows, rows_rr = [], []
     extra = catalog.extra_reid_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
-    for split in protocols.protocol_splits(ds, args.protocol, 10, args.seed):
+    protocol = args.protocol or protocols.available(ds)[0]
+    for split in protocols.protocol_splits(ds, protocol, 10, args.seed):
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
@@ -193,7 +203,7 @@ def main(argv=None) -> int:
         print(_report(split.name, r))
         if args.rerank:
             rows_rr.append(T.rank(model, emb, rerank=True).summary())
-    print(f"{args.method}, {args.protocol} protocol, mean (std) over {len(rows)} split(s):")
+    print(f"{args.method}, {protocol} protocol on {ds.name}, mean (std) over {len(rows)} split(s):")
     print(protocols.summarise(rows).round(4).to_string())
     if rows_rr:
         print("with k-reciprocal re-ranking:")

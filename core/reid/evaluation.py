@@ -8,6 +8,9 @@ is sorted by distance (stable; ties keep gallery order):
   out (the count is returned).
 * **mAP** (mean average precision): per query, the mean of precision@rank over the ranks of its
   correct matches; averaged over queries. With one correct match, AP = 1 / its rank.
+* With cameras (``q_cams``, ``g_cams``), the standard multi-camera evaluation (Market-1501): for each
+  query, gallery images of the same person taken by the same camera are left out of its ranking
+  entirely (they count neither as matches nor as ranks).
 
 ``k_reciprocal_rerank`` is k-reciprocal re-ranking (Zhong et al., CVPR 2017): Jaccard distance between
 k-reciprocal neighbour sets, blended with the original distance (``lambda``).
@@ -34,21 +37,32 @@ class RankResult:
         return {**{f"Rank-{k}": self.rank(k) for k in RANKS}, "mAP": self.mAP}
 
 
-def evaluate(dist: np.ndarray, q_pids, g_pids, max_rank: int = 50) -> RankResult:
+def evaluate(dist: np.ndarray, q_pids, g_pids, max_rank: int = 50, q_cams=None, g_cams=None,
+             chunk: int = 512) -> RankResult:
     q_pids, g_pids = np.asarray(q_pids), np.asarray(g_pids)
-    order = np.argsort(dist, axis=1, kind="stable")
-    matches = g_pids[order] == q_pids[:, None]
-    valid = matches.any(1)
-    if not valid.any():
+    same_camera = q_cams is not None and g_cams is not None
+    firsts, aps = [], []
+    for start in range(0, len(q_pids), chunk):          # bounded memory on Market-sized galleries
+        rows = slice(start, start + chunk)
+        order = np.argsort(dist[rows], axis=1, kind="stable")
+        matches = g_pids[order] == q_pids[rows, None]
+        if same_camera:
+            keep = ~(matches & (np.asarray(g_cams)[order] == np.asarray(q_cams)[rows, None]))
+        else:
+            keep = np.ones_like(matches)
+        matches &= keep
+        valid = matches.any(1)
+        matches, keep = matches[valid], keep[valid]
+        rank_of = np.cumsum(keep, axis=1)               # 1-based rank among the images kept
+        firsts.append(rank_of[np.arange(len(matches)), matches.argmax(1)] - 1)
+        hits = np.cumsum(matches, axis=1)
+        aps.append(((hits / np.maximum(rank_of, 1)) * matches).sum(1) / matches.sum(1))
+    first, ap = np.concatenate(firsts), np.concatenate(aps)
+    if not len(first):
         raise ValueError("no query has a correct match in the gallery")
-    matches = matches[valid]
-    first = matches.argmax(1)
     max_rank = min(max_rank, dist.shape[1])
     cmc = np.array([(first < r).mean() for r in range(1, max_rank + 1)])
-    hits = np.cumsum(matches, axis=1)
-    ranks = np.arange(1, matches.shape[1] + 1)
-    ap = ((hits / ranks) * matches).sum(1) / matches.sum(1)
-    return RankResult(cmc, float(ap.mean()), int(valid.sum()))
+    return RankResult(cmc, float(ap.mean()), int(len(first)))
 
 
 def euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:

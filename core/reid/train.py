@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import artifacts
 from ..datasets.base import ReidDataset
-from ..datasets.splits import Split
+from ..datasets.splits import Split, split_frames
 from ..errors import StudioError
 from ..images import load_image, resize
 from . import evaluation, handcrafted
@@ -241,15 +241,6 @@ def load(stem) -> ReidModel:
 
 
 # ----------------------------------------------------------------------------- training
-def _split_frames(ds: ReidDataset, split: Split):
-    f = ds.frame
-    train = f[f.pid.isin(split.train)].reset_index(drop=True)
-    test = f[f.pid.isin(split.test)].reset_index(drop=True)
-    if train.empty or test.empty:
-        raise StudioError("the split leaves no training or no test images")
-    return train, test
-
-
 def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None,
           checkpoint=None, resume: bool = False) -> ReidModel:
     """Train ``cfg.method`` on the split's training identities (plus ``extra`` identities, if given).
@@ -259,10 +250,12 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
     Saving the finished model (``ReidModel.save``) removes the checkpoint."""
     if cfg.method not in METHODS:
         raise StudioError(f"unknown method '{cfg.method}'; choose one of {', '.join(METHODS)}")
-    train_f, _ = _split_frames(ds, split)
+    train_f, _, _ = split_frames(ds, split)
     card = {"method": cfg.method, "config": cfg.to_dict(), "data": str(ds.root), "dataset": ds.name,
+            "layout": ds.layout,
             "split": {"name": split.name, "seed": split.seed, "train_ids": len(split.train),
-                      "test_ids": len(split.test)}, "seed": cfg.seed, "date": artifacts.now()}
+                      "test_ids": len(split.test), "distractor_ids": len(split.distractors)},
+            "seed": cfg.seed, "date": artifacts.now()}
     start = time.perf_counter()
     if cfg.method in LOMO_METHODS:
         descriptor = HANDCRAFTED[cfg.method]
@@ -361,10 +354,8 @@ class SplitEmbeddings:
 
 
 def test_embeddings(model: ReidModel, ds: ReidDataset, split: Split, reverse: bool = False, progress=None):
-    """Query = camera A, gallery = camera B of the split's test identities (swapped with ``reverse``)."""
-    _, test = _split_frames(ds, split)
-    qc, gc = (1, 0) if reverse else (0, 1)
-    qf, gf = test[test.camera == qc].reset_index(drop=True), test[test.camera == gc].reset_index(drop=True)
+    """The split's queries and gallery (:func:`core.datasets.splits.split_frames`), embedded."""
+    _, qf, gf = split_frames(ds, split, reverse)
     emb = embed_paths(model, list(qf.path) + list(gf.path), progress)
     return SplitEmbeddings(emb[:len(qf)], emb[len(qf):], qf, gf)
 
@@ -373,4 +364,5 @@ def rank(model: ReidModel, e: SplitEmbeddings, rerank: bool = False) -> evaluati
     d = model.distance(e.query, e.gallery)
     if rerank:
         d = evaluation.k_reciprocal_rerank(d, model.distance(e.query, e.query), model.distance(e.gallery, e.gallery))
-    return evaluation.evaluate(d, e.q_frame.pid.to_numpy(), e.g_frame.pid.to_numpy())
+    return evaluation.evaluate(d, e.q_frame.pid.to_numpy(), e.g_frame.pid.to_numpy(),
+                               q_cams=e.q_frame.camid.to_numpy(), g_cams=e.g_frame.camid.to_numpy())
