@@ -22,13 +22,13 @@ if error:
     (st.warning if ds is not None else st.error)(error)
 if ds is None:
     st.stop()
-SPLITS = {"Course split (sorted ids; the last ones are hardest)": "course",
-          "Literature split 0 (random half of the ids)": "literature-0"}
+SPLITS = ur.split_choices(ds)
 c1, c2 = st.columns([2, 3])
-split_label = c1.selectbox("Evaluation split", list(SPLITS), key="reid_split")
+split_label = c1.selectbox("Evaluation split", list(SPLITS), key=f"reid_split_{ds.layout}")
 split = protocols.parse_split(ds, SPLITS[split_label])
-c2.markdown(f"**Data:** {source.label} · {len(ds.pids)} identities · split *{split.name}*: "
-            f"{len(split.train)} identities to train on, {len(split.test)} to test on")
+distractors = f" + {len(split.distractors)} distractor identities in the gallery" if split.distractors else ""
+c2.markdown(f"**Data:** {source.label} · {ur.layout_title(source)} · {len(ds.pids)} identities · split "
+            f"*{split.name}*: {len(split.train)} identities to train on, {len(split.test)} to test on{distractors}")
 
 # ------------------------------------------------------------------ train
 METHOD_LABELS = {"lomo-xqda": "Non-deep baseline: LOMO colour/texture stripes + XQDA metric (seconds)",
@@ -74,18 +74,16 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
         except StudioError as exc:
             st.error(str(exc))
 
-def card_label(c):
-    m = c.get("metrics", {}).get(c["split"]["name"], {})
-    r1 = f", Rank-1 {m['Rank-1']:.1%}" if "Rank-1" in m else ""
-    return f"{c['method']} · trained on {c['split']['name']}{r1} · {c.get('saved', '')[:16]}"
-
-
-cards = ur.saved_models(str(ds.root))
-card = state.pick_model(cards, card_label, "reid_model",
+cards = ur.saved_models(str(ds.root), everywhere=True)
+card = state.pick_model(cards, ur.card_label, "reid_model",
                         "No saved model for this data yet. Train one above: the non-deep baseline takes seconds.")
 stem = card["stem"]
 mtime = os.path.getmtime(stem + ".json")
-if card["split"]["name"] != split.name:
+if card["cross"]:
+    st.info(f"Cross-dataset: this model was trained on {card.get('dataset', 'another dataset')} "
+            f"({card['split']['name']} split) and is tested here on {ds.name}'s {split.name} split, which it "
+            "has never seen.")
+elif card["split"]["name"] != split.name:
     st.warning(f"This model was trained on split {card['split']['name']}; evaluating it on {split.name} may put "
                "training identities in the test set.")
 try:
@@ -162,18 +160,20 @@ with tab_triplets:
                       f"(margin {t.margin:.3g}): the model is **{verdict}** here.")
 
 with tab_cmc:
-    same_split = [c for c in cards if c["split"]["name"] == split.name]
+    same_split = [c for c in cards if c["cross"] or c["split"]["name"] == split.name]
     curves, rows = {}, []
     for c in same_split:
         r = ur.ranking(c["stem"], os.path.getmtime(c["stem"] + ".json"), str(ds.root), ds, split.name)
-        name = f"{c['method']} ({c.get('saved', '')[:16]})"
+        trained = f", trained on {c.get('dataset', '?')}" if c["cross"] else ""
+        name = f"{c['method']}{trained} ({c.get('saved', '')[:16]})"
         curves[name] = r.cmc
         rows.append({"model": name, **{k: round(v * 100, 1) for k, v in r.summary().items()}})
     if curves:
         st.plotly_chart(plots.cmc_curves(curves), key="cmc")
         st.dataframe(rows, hide_index=True)
         st.caption("Percentages. Rank-k: share of queries whose true match is among the k closest gallery photos; "
-                   "mAP: mean average precision. Only models trained on this split are compared.")
+                   "mAP: mean average precision. Models trained on this split are compared, and models trained on "
+                   "other datasets (cross-dataset).")
     else:
         st.info("No model trained on this split yet.")
 

@@ -27,6 +27,8 @@ st.markdown(f"**Data:** {source.label} · {len(ds.frame):,} images · {ds.frame.
 
 SPLITS = {"random-image": "Random images (50/10/40; the same person can be in train and test)",
           "person-disjoint": "Person-disjoint (no person in two parts; the honest one)"}
+if "part" in ds.frame.columns:          # a dataset with its own split (PA-100K): offered first
+    SPLITS = {"published": "The dataset's own train / validation / test split", **SPLITS}
 INPUTS = {((128, 64), "avg"): "128 x 64, global average (fast)",
           ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)"}
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):

@@ -8,9 +8,39 @@ from core.reid import train as T
 from ui import state
 
 
-def saved_models(dataset_root: str) -> list[dict]:
-    return state.saved_models("reid-", ("reid-keras", "reid-lomo"), dataset_root,
-                              ("method", "split.name"))
+def saved_models(dataset_root: str, everywhere: bool = False) -> list[dict]:
+    """Re-ID models trained on this dataset, newest first; with ``everywhere``, then those trained on
+    other datasets (a cross-dataset search or evaluation), each marked ``cross``."""
+    cards = state.saved_models("reid-", ("reid-keras", "reid-lomo"), None if everywhere else dataset_root,
+                               ("method", "split.name"))
+    for c in cards:
+        c["cross"] = c.get("data") != dataset_root
+    return sorted(cards, key=lambda c: c["cross"])          # stable: newest first within each group
+
+
+def split_choices(ds) -> dict[str, str]:
+    """Select-box labels -> split names for this dataset's layout (its default first)."""
+    labels = {"course": "Course split (sorted ids; the last ones are hardest)",
+              "literature": "Literature split 0 (random half of the ids)",
+              "fixed": "The dataset's own split (train / query / gallery folders)"}
+    if ds.layout in ("prid2011", "grid", "cuhk01"):
+        labels["literature"] = "Literature split 0 (half of the persons seen by both cameras)"
+    out = {}
+    for protocol in protocols.available(ds):
+        if protocol in labels:
+            out[labels[protocol]] = protocol if protocol in ("course", "fixed") else f"{protocol}-0"
+    return out
+
+
+def layout_title(source) -> str:
+    return "demo data" if source.is_demo else source.layout_title
+
+
+def card_label(c: dict) -> str:
+    m = c.get("metrics", {}).get(c["split"]["name"], {})
+    r1 = f", Rank-1 {m['Rank-1']:.1%}" if "Rank-1" in m else ""
+    where = f"trained on {c.get('dataset', '?')} {c['split']['name']}"
+    return f"{c['method']} · {where}{r1}{' · cross-dataset' if c.get('cross') else ''} · {c.get('saved', '')[:16]}"
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)

@@ -23,13 +23,30 @@ def sidebar() -> None:
     data_dir_setting()
     st.sidebar.text_input(
         "Data folder", key=DATA_DIR_KEY, placeholder="empty = built-in demo data",
-        help="A folder holding VIPeR/, ml-latest-small/ and/or PETA/. Leave empty to use the demo data "
-             "the studio generates itself. Also settable with the STUDIO_DATA_DIR environment variable.")
+        help="A folder holding datasets in their published layouts (VIPeR, PRID 2011, Market-1501, GRID, "
+             "CUHK01, MovieLens 100K / 1M / 10M / CSV releases, PETA, PA-100K, generic CSVs), under any folder "
+             "names, up to three levels deep. Leave empty to use the demo data the studio generates itself. "
+             "Also settable with the STUDIO_DATA_DIR environment variable.")
+
+
+@st.cache_data(show_spinner="Looking for datasets…", ttl=60, max_entries=8)
+def _discover(data_dir: str) -> list[catalog.Source]:
+    return catalog.discover(catalog.check_data_dir(data_dir))
+
+
+def datasets_found(folder: str) -> list[catalog.Source]:
+    """Every dataset in the data folder (re-read at most once a minute); [] without a usable folder."""
+    if not folder:
+        return []
+    try:
+        return _discover(folder)
+    except StudioError:
+        return []
 
 
 @st.cache_resource(show_spinner="Loading data…", max_entries=12)
-def _load(kind: str, data_dir: str, cache_dir: str):
-    source = catalog.resolve(kind, data_dir or None, cache_dir or None)
+def _load(kind: str, data_dir: str, cache_dir: str, name: str = ""):
+    source = catalog.resolve(kind, data_dir or None, cache_dir or None, dataset=name or None)
     return source, catalog.load(source)
 
 
@@ -37,22 +54,30 @@ def load_dataset(kind: str, pick: bool = False):
     """``(source, dataset, error)``. A missing data folder falls back to the demo with ``error`` set;
     a malformed dataset gives ``(source or None, None, error)``. Never raises for bad data.
 
-    ``pick=True`` shows a choice between the data folder and the demo when a data folder is set."""
+    ``pick=True`` shows a select box of the data folder's datasets of this kind (and the demo) when a
+    data folder is set; the first found is the default."""
     cache = os.environ.get(config.ENV_CACHE_DIR, "")
     folder = data_dir_setting()
-    if pick and folder:
-        choice = st.radio("Dataset", ["data folder", "demo"], horizontal=True, key=f"dataset_{kind}",
-                          format_func={"data folder": f"from the data folder ({folder})",
-                                       "demo": "built-in demo"}.get)
-        if choice == "demo":
-            folder = ""
     try:
         catalog.check_data_dir(folder or None)
     except StudioError as exc:
         source, dataset = _load(kind, "", cache)
         return source, dataset, f"{exc}. Showing the demo data instead."
+    found = [s for s in datasets_found(folder) if s.kind == kind] if pick and folder else []
+    name = ""
+    if found:           # a choice only where there is one: else the demo, with the note saying why
+        options = [s.name for s in found] + [catalog.DEMO]
+        titles = {s.name: f"{s.name} ({s.layout_title})" for s in found}
+        titles[catalog.DEMO] = "built-in demo data"
+        if st.session_state.get(f"dataset_{kind}") not in options:
+            st.session_state.pop(f"dataset_{kind}", None)       # the folder changed: back to the first
+        name = st.selectbox("Dataset", options, key=f"dataset_{kind}", format_func=titles.get,
+                            help="Every dataset of this kind found in the data folder, by its folder's path "
+                                 "inside it; the first is the default.")
+        if name == catalog.DEMO:
+            folder, name = "", ""
     try:
-        source, dataset = _load(kind, folder, cache)
+        source, dataset = _load(kind, folder, cache, name)
         return source, dataset, source.note or None     # a data folder without this kind: say so
     except StudioError as exc:
         return None, None, str(exc)
@@ -62,10 +87,11 @@ def model_dir():
     return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
 
 
-def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str, required: tuple[str, ...] = ()) -> list[dict]:
-    """Cards of saved models (``<model dir>/<prefix>*.json``) of these kinds trained on this dataset,
-    newest first, each with its ``stem`` (path without extension). Unreadable cards, and cards without
-    the ``required`` fields (nested as ``"split.name"``), are skipped."""
+def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str | None, required: tuple[str, ...] = ()) -> list[dict]:
+    """Cards of saved models (``<model dir>/<prefix>*.json``) of these kinds trained on this dataset
+    (any dataset when ``dataset_root`` is None), newest first, each with its ``stem`` (path without
+    extension). Unreadable cards, and cards without the ``required`` fields (nested as
+    ``"split.name"``), are skipped."""
     import json
 
     cards = []
@@ -74,7 +100,7 @@ def saved_models(prefix: str, kinds: tuple[str, ...], dataset_root: str, require
             c = json.loads(card.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(c, dict) and c.get("kind") in kinds and c.get("data") == dataset_root and \
+        if isinstance(c, dict) and c.get("kind") in kinds and dataset_root in (None, c.get("data")) and \
                 all(_has(c, field) for field in required):
             cards.append({**c, "stem": str(card.with_suffix(""))})
     return sorted(cards, key=lambda c: c.get("saved", ""), reverse=True)
@@ -100,4 +126,6 @@ def pick_model(cards: list[dict], label, key: str, empty_message: str) -> dict:
 
 
 def model_stem(prefix: str, method: str, dataset_name: str, split_name: str):
-    return model_dir() / f"{prefix}-{method}-{dataset_name.replace(' ', '_')}-{split_name}"
+    from core import artifacts
+
+    return model_dir() / artifacts.model_name(prefix, method, dataset_name, split_name)
