@@ -1,7 +1,12 @@
-"""Re-identification benchmark on VIPeR: the three protocols, never mixed.
+"""Re-identification benchmark: VIPeR's three protocols, never mixed, or any recognised dataset's own.
 
     python -m bench.reid --data-dir ../shared/data [--deep-splits 1] [--epochs-course 20] [--epochs-xception 20]
     python -m bench.reid --data-dir ../shared/data --deep xception-extra --lomo-splits deep --name reid-extra
+    python -m bench.reid --data-dir D --dataset prid_2011 --skip-deep     # PRID 2011's protocol -> reid-prid_2011.md
+
+With ``--dataset`` the benchmark runs that dataset's protocols (``python -m core.datasets layouts``):
+PRID 2011, GRID and CUHK01 their 10 seeded literature splits, Market-1501 / DukeMTMC-reID the fixed
+split; the default split of the layout stands in for VIPeR's course split in the latency rows.
 
 * the non-deep methods on every split of every protocol (1 + 10 + 10): LOMO + XQDA (the baseline),
   GOG + XQDA and LOMO + GOG + XQDA (both descriptors, one metric);
@@ -16,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 
 import numpy as np
 import pandas as pd
 
-from core.datasets import catalog
+from core.datasets import catalog, layouts
 from core.images import load_image
 from core.reid import evaluation, handcrafted, protocols
 from core.reid import train as T
@@ -55,8 +61,8 @@ def run_split(method, ds, split, cfg, rows, cache, extra=None):
 
 
 def latency(model, emb, ds, repeats: int = 20) -> tuple[float, float]:
-    """Median ms from a decoded upload to a ranked gallery of all 632 camera-B images, and the
-    gallery's embedding throughput (images/s, reading the files included)."""
+    """Median ms from a decoded upload to a ranked gallery of all camera-B (gallery-side) images (632 on
+    VIPeR), and the gallery's embedding throughput (images/s, reading the files included)."""
     t0 = time.perf_counter()
     gallery = T.embed_paths(model, list(ds.camera(1).path))
     per_s = len(gallery) / (time.perf_counter() - t0)
@@ -90,24 +96,29 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
     summary = pd.DataFrame(summary).sort_values(["protocol", "re-ranking", "method"], kind="stable")
     lat = []
     if finished:
+        default = protocols.parse_split(ds, None)
         for label in [label for label, _ in lomo] + [m for m, *_ in methods]:
-            if (label, "course") not in cache:          # --splits without the course split
+            if (label, default.name) not in cache:          # --splits without the default split
                 continue
-            m, e = cache[(label, "course")]
+            m, e = cache[(label, default.name)]
             ms, per_s = latency(m, e, ds)
             train_s = m.card.get("train_seconds")
             if m.method in T.LOMO_METHODS:          # trained on memoised descriptors: time a fresh training
                 t0 = time.perf_counter()
-                T.train(ds, protocols.protocol_splits(ds, "course")[0], T.TrainConfig(m.method))
+                T.train(ds, default, T.TrainConfig(m.method))
                 train_s = time.perf_counter() - t0
             lat.append({"method": label, "query latency ms (median of 20)": round(ms, 1),
                         "gallery embedding images/s": round(per_s, 1),
-                        "train s (course split)": round(train_s, 1)})
+                        f"train s ({default.name} split)": round(train_s, 1)})
+    if ds.layout in ("two-camera", "folders"):
+        described = ("Protocols: course = ids sorted, first 482 train / last 150 test (one split); literature = "
+                     "316/316, seeded random; random-course = 482/150, seeded random. Query = camera A, gallery = "
+                     "camera B, single shot. ")
+    else:
+        described = f"Protocol ({layouts.BY_NAME[ds.layout].title}): {layouts.BY_NAME[ds.layout].protocol}. "
     sections = [
         ("Summary (percent; mean over the splits run)",
-         "Protocols: course = ids sorted, first 482 train / last 150 test (one split); literature = 316/316, "
-         "seeded random; random-course = 482/150, seeded random. Query = camera A, gallery = camera B, "
-         "single shot. " + (f"Deep models ran on {', '.join(args.splits)} only (CPU time). " if args.splits else
+         described + (f"Deep models ran on {', '.join(args.splits)} only (CPU time). " if args.splits else
                             "Deep models ran on the course split and the first "
                             f"{args.deep_splits} split(s) of each random protocol only (CPU time). ") +
          ("Non-deep methods on all. " if args.lomo_splits == "all" else "Non-deep methods on the same splits. ") +
@@ -119,15 +130,18 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
          pd.DataFrame(lat)),
         ("Every split", "", df.round(4)),
     ]
-    info = common.meta([0], data=str(ds.root), epochs_course=args.epochs_course,
+    info = common.meta([0], data=str(ds.root), dataset=ds.name, layout=ds.layout, epochs_course=args.epochs_course,
                        epochs_xception=args.epochs_xception, deep=args.deep, lomo_splits=args.lomo_splits,
                        complete=finished)
-    return common.write(args.name or ("reid-nondeep" if args.skip_deep else "reid"), info, sections)
+    suffix = "-" + re.sub(r"[^\w.-]+", "_", ds.name) if args.dataset else ""
+    default = ("reid-nondeep" if args.skip_deep else "reid") + suffix
+    return common.write(args.name or default, info, sections)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data-dir", required=True)
+    p.add_argument("--dataset", help="a re-ID dataset of the data folder by name (default: the first found)")
     p.add_argument("--deep-splits", type=int, default=1)
     p.add_argument("--epochs-course", type=int, default=20)
     p.add_argument("--epochs-xception", type=int, default=20)
@@ -146,8 +160,8 @@ def main(argv=None) -> int:
                    help="only the query latency of LOMO + XQDA on the course split (writes reid-latency.md)")
     args = p.parse_args(argv)
     if args.latency_only:
-        ds = catalog.load(catalog.resolve("reid", args.data_dir))
-        split = protocols.protocol_splits(ds, "course")[0]
+        ds = catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset))
+        split = protocols.parse_split(ds, None)
         model = T.train(ds, split, T.TrainConfig("lomo-xqda"))
         emb = T.test_embeddings(model, ds, split)
         ms, _ = latency(model, emb, ds)
@@ -165,14 +179,14 @@ def main(argv=None) -> int:
         p.error(f"unknown deep method(s): {', '.join(unknown)}")
     if args.skip_xception:
         deep_keys = [m for m in deep_keys if not m.startswith("xception")]
-    ds = catalog.load(catalog.resolve("reid", args.data_dir))
+    ds = catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset))
     rows, cache = [], {}
-    all_splits = {name: protocols.protocol_splits(ds, name) for name in protocols.PROTOCOLS}
+    all_splits = {name: protocols.protocol_splits(ds, name) for name in protocols.available(ds)}
     lomo = [("LOMO + XQDA", "lomo-xqda"), ("GOG + XQDA", "gog-xqda"), (BEST_NONDEEP, "lomo-gog-xqda")]
     if args.skip_deep:
         lomo += [("LOMO, Euclidean", "lomo-euclidean"), ("LOMO, cosine", "lomo-cosine")]
-    deep = [all_splits["course"][0]] + all_splits["literature"][:args.deep_splits] + \
-        all_splits["random-course"][:args.deep_splits]
+    deep = [s for name, splits in all_splits.items()
+            for s in (splits[:1] if name in ("course", "fixed") else splits[:args.deep_splits])]
     if args.splits:
         named = {s.name: s for splits in all_splits.values() for s in splits}
         unknown = [n for n in args.splits if n not in named]
@@ -199,7 +213,8 @@ def main(argv=None) -> int:
             # fusion with the best non-deep method on the same split: z-scored distances, summed
             b, be = cache[(BEST_NONDEEP, split.name)]
             d = zscore(model.distance(emb.query, emb.gallery)) + zscore(b.distance(be.query, be.gallery))
-            r = evaluation.evaluate(d, emb.q_frame.pid.to_numpy(), emb.g_frame.pid.to_numpy())
+            r = evaluation.evaluate(d, emb.q_frame.pid.to_numpy(), emb.g_frame.pid.to_numpy(),
+                                    q_cams=emb.q_frame.camid.to_numpy(), g_cams=emb.g_frame.camid.to_numpy())
             rows.append({"method": f"fusion: {label} + {BEST_NONDEEP}", "split": split.name,
                          "protocol": split.name.rsplit("-", 1)[0] if split.name != "course" else "course",
                          "re-ranking": False, **r.summary(), "train s": None, "images/s": None})
