@@ -101,8 +101,8 @@ with tab_search:
     c1, c2 = st.columns(2)
     upload = c1.file_uploader("Photo", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
                               key="reid_upload")
-    qids = list(emb.q_frame.pid)
-    picked = c2.selectbox("…or a test identity from camera A", qids, key="reid_query")
+    qids = list(emb.q_frame.pid)              # a person can have several queries (CUHK01, Market-1501)
+    picked = c2.selectbox("…or a test identity from camera A", list(dict.fromkeys(qids)), key="reid_query")
     query, true_pid = None, None
     if upload is not None:
         try:

@@ -59,16 +59,18 @@ def test_malformed_dataset_shows_error_and_other_tabs_still_work(tmp_path):
     errors = " ".join(e.value for e in at.error)
     assert "no images found" in errors and "missing column(s) userId" in errors
     assert metrics(at)["persons"] == "300"       # attributes: demo fallback still shown
-    assert any("no PETA/ folder" in i.value for i in at.info)
+    assert any("has no pedestrian attributes dataset" in w.value for w in at.warning)
 
 
 def test_capability_pages_offer_demo_or_data_folder(real_data):
     at = app("pages/3_Clustering.py", str(real_data))
     assert any(m.value.startswith("**Data:** ") and "ml-latest-small · 610 users" in m.value for m in at.markdown)
-    at.radio(key="dataset_ratings").set_value("demo").run()
+    assert at.selectbox(key="dataset_ratings").options == ["ml-latest-small (MovieLens CSV (latest-small, 20M, 25M, "
+                                                           "32M))", "built-in demo data"]
+    at.selectbox(key="dataset_ratings").set_value("demo").run()
     assert any(m.value.startswith("**Data:** demo") and "320 users" in m.value for m in at.markdown)
     at.switch_page("pages/2_Re-identification.py")
     at.run()
     assert not at.exception
-    assert at.radio(key="dataset_reid").value == "data folder"
+    assert at.selectbox(key="dataset_reid").value == "VIPeR"
     assert any("632 identities" in m.value for m in at.markdown)

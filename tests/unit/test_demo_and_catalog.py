@@ -56,8 +56,10 @@ def test_demo_taste_groups_are_planted(demo_dir):
 def test_resolve_falls_back_to_demo_with_a_note(tmp_path, cache_dir):
     assert catalog.resolve("reid", None, cache_dir).is_demo
     (tmp_path / "ml-latest-small").mkdir()
+    (tmp_path / "ml-latest-small" / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n2,1,3,2\n")
+    (tmp_path / "ml-latest-small" / "movies.csv").write_text("movieId,title,genres\n1,A,Drama\n")
     src = catalog.resolve("reid", tmp_path, cache_dir)
-    assert src.is_demo and "no VIPeR/ folder" in src.note
+    assert src.is_demo and "has no re-identification images dataset" in src.note and "PRID 2011" in src.note
     assert not catalog.resolve("ratings", tmp_path, cache_dir).is_demo
     with pytest.raises(DataError, match="data folder not found"):
         catalog.resolve("reid", tmp_path / "missing", cache_dir)
