@@ -66,13 +66,22 @@ def main(argv=None) -> int:
     rc.add_argument("--k", type=int, help="components (default: the saved --model's)")
     rc.add_argument("--model", help="a model saved by 'fit' (path without extension)")
     rc.add_argument("-n", type=int, default=10)
+    rc.add_argument("--method", choices=["hybrid", "groups"], default="hybrid",
+                    help="hybrid: groups + item-kNN + popularity, weights chosen on a validation split (default); "
+                         "groups: the GMM groups alone (--scorer)")
     rc.add_argument("--scorer", choices=ClusterRecommender.SCORERS, default="liked")
     rc.add_argument("--min-support", type=float, default=3.0)
-    ev = sub.add_parser("evaluate", help="temporal 80/20 hold-out: GMM vs most-popular vs item-kNN")
+    ev = sub.add_parser("evaluate", help="temporal 80/20 hold-out: GMM vs most-popular vs item-kNN vs hybrid")
     _flags(ev)
     ev.add_argument("--k", type=int, nargs="+", required=True)
     ev.add_argument("--at", type=int, default=10)
     ev.add_argument("--json", help="also write the table to this JSON file (atomically)")
+    cs = sub.add_parser("coldstart", help="new users known by their first n ratings: every method, user folds")
+    _flags(cs)
+    cs.add_argument("--k", type=int, required=True)
+    cs.add_argument("--n", type=int, nargs="+", default=[1, 3, 5, 10, 20])
+    cs.add_argument("--folds", type=int, default=5)
+    cs.add_argument("--json", help="also write the table to this JSON file (atomically)")
     args = parser.parse_args(argv)
 
     if getattr(args, "backend", "sklearn") == "spark":
@@ -111,15 +120,31 @@ def main(argv=None) -> int:
             profiles = user_profiles(ml.ratings, ml.movies, profile_spec)
             model = fit_model(profiles, args.k, gmm_spec, args.seed)
         profiles.row(args.user)
-        rec = ClusterRecommender(model, profiles, args.scorer, args.min_support).fit(ml.ratings, ml.movies)
         z = model.responsibilities(profiles)[profiles.row(args.user)]
+        if args.method == "hybrid":
+            rec = pipeline.hybrid_recommender(ml, model, profiles, args.min_support)
+            w = rec.weights
+            print(f"user {args.user}: group {int(z.argmax())} “{rec.names[int(z.argmax())]}” (membership "
+                  f"{z.max():.0%}); blend: groups {w['group']:.0%}, item-kNN {w['knn']:.0%}, popularity "
+                  f"{w['popular']:.0%}")
+            table = rec.recommend(args.user, args.n)[["title", "why", "liked by your group"]]
+            print(table.assign(**{"liked by your group": table["liked by your group"].map("{:.0%}".format)})
+                  .to_string(index=False))
+            return 0
+        rec = ClusterRecommender(model, profiles, args.scorer, args.min_support).fit(ml.ratings, ml.movies)
         print(f"user {args.user}: cluster {int(z.argmax())} (membership {z.max():.2f})")
         print(rec.recommend(args.user, args.n).drop(columns=["genres"]).round(3).to_string(index=False))
         return 0
-    tables = []
-    for k in args.k:
-        tables.append(pipeline.evaluate_k(ml, k, profile_spec, gmm_spec, args.seed, args.at))
-    table = pd.concat(tables, ignore_index=True)
+    if args.command == "coldstart":
+        from . import coldstart
+
+        bar, update = cli.progress_bar("cold start")
+        table = coldstart.evaluate(ml, args.k, tuple(args.n), args.folds, args.seed, profile_spec, gmm_spec,
+                                   progress=update)
+        bar.close()
+    else:
+        table = pd.concat([pipeline.evaluate_k(ml, k, profile_spec, gmm_spec, args.seed, args.at) for k in args.k],
+                          ignore_index=True)
     print(table.round(4).to_string(index=False))
     if args.json:
         artifacts.atomic_write_json(args.json, table.to_dict(orient="records"))

@@ -92,25 +92,40 @@ def load_model(folder, k: int) -> ClusterModel:
 
 
 def recommenders(train, movies, model: ClusterModel, profiles: Profiles, min_support: float = 3.0,
-                 neighbours: int = 50) -> dict:
-    """Every method, fitted on ``train``: the GMM scorers beside the two baselines."""
+                 neighbours: int = 50, hybrid: bool = True) -> dict:
+    """Every method, fitted on ``train``: the GMM scorers beside the two baselines, and the hybrid
+    (its weights chosen on a temporal validation split inside ``train``)."""
     recs = {}
     for scorer in ClusterRecommender.SCORERS:
         r = ClusterRecommender(model, profiles, scorer, min_support).fit(train, movies)
         recs[r.name] = r
     recs["most popular"] = PopularRecommender().fit(train, movies)
     recs[f"item-kNN ({neighbours} neighbours)"] = ItemKNNRecommender(neighbours).fit(train, movies)
+    if hybrid:
+        from .hybrid import HybridRecommender
+
+        h = HybridRecommender(model, profiles, min_support=min_support).fit(train, movies)
+        recs[h.name] = h
     return recs
 
 
 def evaluate_k(ml: MovieLens, k: int, profile_spec: ProfileSpec = ProfileSpec(), gmm_spec: GMMSpec = GMMSpec(),
-               seed: int = 0, at: int = 10, min_support: float = 3.0):
+               seed: int = 0, at: int = 10, min_support: float = 3.0, hybrid: bool = True):
     """Temporal hold-out evaluation for one k: the model is fitted on the training part only."""
     train, test = temporal_split(ml.ratings)
     profiles = user_profiles(train, ml.movies, profile_spec)
     from .gmm import fit_model
 
     model = fit_model(profiles, k, gmm_spec, seed)
-    table = evaluate(recommenders(train, ml.movies, model, profiles, min_support), train, test, at)
+    table = evaluate(recommenders(train, ml.movies, model, profiles, min_support, hybrid=hybrid), train, test, at)
     table.insert(1, "k", k)
     return table
+
+
+def hybrid_recommender(ml: MovieLens, model: ClusterModel, profiles: Profiles, min_support: float = 3.0):
+    """The hybrid fitted on all of ``ml``'s ratings (for a user's recommendations and for visitors),
+    with group names; its weights chosen on a temporal validation split of those ratings."""
+    from .hybrid import HybridRecommender, group_names
+
+    return HybridRecommender(model, profiles, min_support=min_support,
+                             names=group_names(model, profiles)).fit(ml.ratings, ml.movies)
