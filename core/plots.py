@@ -71,50 +71,61 @@ def bic_curve(sweep, chosen_k: int | None = None, show_aic: bool = False) -> go.
     return fig
 
 
-def cluster_sizes(sizes: pd.Series) -> go.Figure:
-    fig = go.Figure(go.Bar(x=[f"group {c}" for c in sizes.index], y=sizes.values,
+def group_label(c: int, names: list[str] | None = None) -> str:
+    """``"3 · Animation · Children · Fantasy"`` with names, else ``"group 3"``."""
+    return f"{c} · {names[c]}" if names is not None and c < len(names) else f"group {c}"
+
+
+def cluster_sizes(sizes: pd.Series, names: list[str] | None = None) -> go.Figure:
+    """Horizontal bars (group names are long): users per group."""
+    fig = go.Figure(go.Bar(y=[group_label(c, names) for c in sizes.index], x=sizes.values, orientation="h",
                            marker_color=[PALETTE[c % len(PALETTE)] for c in sizes.index],
-                           hovertemplate="%{x}: %{y} users<extra></extra>"))
-    fig.update_layout(title=f"Users per group (k = {len(sizes)})", yaxis_title="users", **LAYOUT)
+                           hovertemplate="%{y}: %{x} users<extra></extra>"))
+    fig.update_layout(title=f"Users per group (k = {len(sizes)})", xaxis_title="users",
+                      **{**LAYOUT, "height": max(300, 34 * len(sizes) + 140)})
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def genre_bars(means: pd.DataFrame, clusters: list[int], value_label: str) -> go.Figure:
+def genre_bars(means: pd.DataFrame, clusters: list[int], value_label: str, names: list[str] | None = None) -> go.Figure:
     """Grouped bars: one bar group per genre, one bar per cluster (``means`` is clusters x genres)."""
     fig = go.Figure()
     for c in clusters:
-        fig.add_trace(go.Bar(name=f"group {c}", x=list(means.columns), y=means.loc[c].values,
+        fig.add_trace(go.Bar(name=group_label(c, names), x=list(means.columns), y=means.loc[c].values,
                              marker_color=PALETTE[c % len(PALETTE)]))
     fig.update_layout(barmode="group", title=f"Genre taste of the largest groups ({value_label})",
                       yaxis_title=value_label, **{**LAYOUT, "height": 420})
     return fig
 
 
-def genre_heatmap(means: pd.DataFrame, value_label: str) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=means.values, x=list(means.columns), y=[f"group {c}" for c in means.index],
+def genre_heatmap(means: pd.DataFrame, value_label: str, names: list[str] | None = None) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=means.values, x=list(means.columns), y=[group_label(c, names) for c in means.index],
                                colorscale="RdBu_r" if (means.values < 0).any() else "Blues",
                                colorbar=dict(title=value_label)))
     fig.update_layout(title="All groups x genres", **{**LAYOUT, "height": max(340, 28 * len(means) + 120)})
     return fig
 
 
-def membership(probabilities: np.ndarray) -> go.Figure:
+def membership(probabilities: np.ndarray, names: list[str] | None = None) -> go.Figure:
+    """Horizontal bars: the probability of each group."""
     ks = list(range(len(probabilities)))
-    fig = go.Figure(go.Bar(x=[f"group {c}" for c in ks], y=probabilities,
+    fig = go.Figure(go.Bar(y=[group_label(c, names) for c in ks], x=probabilities, orientation="h",
                            marker_color=[PALETTE[c % len(PALETTE)] for c in ks],
-                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
-    fig.update_layout(title="Membership probability", yaxis_tickformat=".0%", yaxis_range=[0, 1],
-                      **{**LAYOUT, "height": 300})
+                           hovertemplate="%{y}: %{x:.0%}<extra></extra>"))
+    fig.update_layout(title="Membership probability", xaxis_tickformat=".0%", xaxis_range=[0, 1],
+                      xaxis_title="probability", **{**LAYOUT, "height": max(300, 34 * len(ks) + 140)})
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def profile_vs_cluster(user: pd.Series, cluster: pd.Series, population: pd.Series, value_label: str) -> go.Figure:
+def profile_vs_cluster(user: pd.Series, cluster: pd.Series, population: pd.Series, value_label: str,
+                       who: str = "this user", group: str = "their group") -> go.Figure:
     fig = go.Figure()
-    fig.add_trace(go.Bar(name="this user", x=list(user.index), y=user.values, marker_color="#E45756"))
-    fig.add_trace(go.Bar(name="their group", x=list(cluster.index), y=cluster.values, marker_color="#4C78A8"))
+    fig.add_trace(go.Bar(name=who, x=list(user.index), y=user.values, marker_color="#E45756"))
+    fig.add_trace(go.Bar(name=group, x=list(cluster.index), y=cluster.values, marker_color="#4C78A8"))
     fig.add_trace(go.Scatter(name="all users", x=list(population.index), y=population.values, mode="markers",
                              marker=dict(symbol="line-ew-open", size=18, color="#333")))
-    fig.update_layout(barmode="group", title="The user's genre profile against their group's", yaxis_title=value_label,
+    fig.update_layout(barmode="group", title=f"Genre profile: {who} against {group}", yaxis_title=value_label,
                       **{**LAYOUT, "height": 360})
     return fig
 
@@ -125,6 +136,20 @@ def metric_bars(table: pd.DataFrame, metric: str) -> go.Figure:
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=f"{metric} on held-out ratings (higher is better)", **{**LAYOUT, "height": 300})
     fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def coldstart_curve(table: pd.DataFrame, metric: str = "P@10") -> go.Figure:
+    """``metric`` against the number of ratings a new user has given, one line per method."""
+    fig = go.Figure()
+    for i, (method, g) in enumerate(table.groupby("method", sort=False)):
+        fig.add_trace(go.Scatter(x=g["n"], y=g[metric], mode="lines+markers", name=method,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=3 if method == "hybrid" else 2),
+                                 hovertemplate=f"{method}<br>%{{x}} ratings known: %{{y:.1%}}<extra></extra>"))
+    fig.update_layout(title=f"New users: {metric} by how many ratings they have given", xaxis_title="ratings known",
+                      yaxis_title=f"{metric} (share of the 10 films they later liked)", yaxis_tickformat=".0%",
+                      legend=dict(orientation="h", y=-0.3), **{**LAYOUT, "height": 420})
+    fig.update_xaxes(type="log", tickvals=sorted(table["n"].unique()))
     return fig
 
 

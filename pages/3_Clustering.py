@@ -101,13 +101,24 @@ raw = profiles.frame()
 means = raw.groupby(hard).mean().reindex(range(k))
 unit = UNITS[spec.kind] if spec != pipeline.COURSE_PROFILE else "mean rating (0 = unrated)"
 
+names = uc.names(str(folder), k, data_id, profiles)
 c1, c2 = st.columns([1, 2])
-c1.plotly_chart(plots.cluster_sizes(sizes), key="sizes")
+c1.plotly_chart(plots.cluster_sizes(sizes, names), key="sizes")
+c1.caption("How many users each group holds; each group is named by the genres it likes most above the "
+           "average user.")
 top = sizes.sort_values(ascending=False).index[: min(4, k)].tolist()
 if c2.toggle("Heatmap of all groups", key="heatmap"):
-    c2.plotly_chart(plots.genre_heatmap(means.dropna(), unit), key="genre_heatmap")
+    c2.plotly_chart(plots.genre_heatmap(means.dropna(), unit, names), key="genre_heatmap")
 else:
-    c2.plotly_chart(plots.genre_bars(means, top, unit), key="genre_bars")
+    c2.plotly_chart(plots.genre_bars(means, top, unit, names), key="genre_bars")
+c2.caption(f"What sets the groups apart: each group's average profile per genre ({unit}).")
+
+# ------------------------------------------------------------------ a visitor
+st.header("Rate a few films yourself")
+st.markdown("Rate the films you know: after each rating you see which taste group you are closest to, your "
+            "taste against that group's, and films recommended for you with the reason for each. The next "
+            "question is the film that best tells apart the groups still likely for you.")
+uc.visitor_panel(uc.guide(str(folder), k, data_id, ml, profiles), f"{data_id}|{folder.name}|{k}")
 
 # ------------------------------------------------------------------ one user
 st.header("A user's group and recommendations")
@@ -129,23 +140,37 @@ if user_id not in set(known.tolist()):
 else:
     row = profiles.row(user_id)
     group = int(hard[row])
-    st.markdown(f"User **{user_id}** belongs to **group {group}** with probability **{resp[row, group]:.0%}** "
+    label = plots.group_label(group, names)
+    st.markdown(f"User **{user_id}** belongs to group **{label}** with probability **{resp[row, group]:.0%}** "
                 f"({int(sizes[group])} users in that group).")
     c1, c2 = st.columns([1, 2])
-    c1.plotly_chart(plots.membership(resp[row]), key="membership")
-    c2.plotly_chart(plots.profile_vs_cluster(raw.iloc[row], means.loc[group], raw.mean(), unit), key="profile")
-    rec = uc.recommender(str(folder), k, data_id, ml, profiles, "liked", 3.0)
-    table = rec.recommend(user_id, n)
-    if table.empty:
-        st.info("No unseen movie has enough support in this user's group.")
+    c1.plotly_chart(plots.membership(resp[row], names), key="membership")
+    c2.plotly_chart(plots.profile_vs_cluster(raw.iloc[row], means.loc[group], raw.mean(), unit,
+                                             group=f"group {label}"), key="profile")
+    how = st.radio("Recommend with", ["hybrid", "groups"], horizontal=True, key="rec_method",
+                   format_func={"hybrid": "Groups + similar films + popularity (best measured)",
+                                "groups": "The taste groups alone"}.get)
+    if how == "hybrid":
+        table = uc.hybrid(str(folder), k, data_id, ml, profiles).recommend(user_id, n)
+        st.dataframe(table.assign(**{"liked by your group": (table["liked by your group"] * 100).round(0)})[
+            ["title", "genres", "why", "liked by your group"]].rename(
+                columns={"liked by your group": "liked by the group (%)"}), hide_index=True)
+        st.caption("Each film's score blends what the user's group liked, films similar to those the user rated "
+                   "highly, and popularity, with weights chosen on held-out ratings; *why* names the part that "
+                   "lifted it most.")
     else:
-        table = table.rename(columns={"score": "liked by (share of group)"})
-        st.dataframe(table[["title", "genres", "liked by (share of group)", "cluster raters",
-                            "cluster mean rating", "matching genres"]], hide_index=True,
-                     column_config={"liked by (share of group)": st.column_config.NumberColumn(format="%.2f")})
-        st.caption("Score: the share of the group (weighted by membership) that rated the film 4 stars or "
-                   "more; films fewer than 3 group members rated are left out. Matching genres: the film's "
-                   "genres in which this user is above the average user.")
+        rec = uc.recommender(str(folder), k, data_id, ml, profiles, "liked", 3.0)
+        table = rec.recommend(user_id, n)
+        if table.empty:
+            st.info("No unseen movie has enough support in this user's group.")
+        else:
+            table = table.assign(score=(table["score"] * 100).round(0)).rename(
+                columns={"score": "liked by the group (%)"})
+            st.dataframe(table[["title", "genres", "liked by the group (%)", "cluster raters",
+                                "cluster mean rating", "matching genres"]], hide_index=True)
+            st.caption("Score: the share of the group (weighted by membership) that rated the film 4 stars or "
+                       "more; films fewer than 3 group members rated are left out. Matching genres: the film's "
+                       "genres in which this user is above the average user.")
 
 # ------------------------------------------------------------------ quality
 st.header("Do the groups help?")
@@ -155,9 +180,24 @@ st.markdown("Each user's latest 20 % of ratings are hidden, the model is fitted 
 key = (data_id, k, spec, gmm_spec)
 if st.session_state.get("evaluated") == key or st.button(f"Evaluate recommendations for k = {k}", key="evaluate"):
     st.session_state["evaluated"] = key
-    with st.spinner("Fitting on the training part and scoring the hidden ratings…"):
+    with st.spinner("Fitting on the training part and scoring the hidden ratings (about half a minute)…"):
         table = uc.evaluation(data_id, ml, k, spec, gmm_spec)
-    st.dataframe(table.drop(columns=["k"]), hide_index=True,
-                 column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                for c in ["P@10", "R@10", "NDCG@10", "coverage", "seconds"]})
+    st.dataframe(uc.percent_table(table.drop(columns=["k"])).round({"seconds": 2}), hide_index=True)
     st.plotly_chart(plots.metric_bars(table, "P@10"), key="quality")
+    st.caption("Precision@10: of the 10 films recommended, the share the user rated 4+ later. Higher is better.")
+
+st.subheader("New users")
+st.markdown("A new user has rated only a few films. Users are split into 5 folds; the models are fitted "
+            "without a fold's users, who are then known by their first 1, 3, 5, 10 or 20 ratings only, and "
+            "judged on the films they rated 4+ later. The hybrid's weights are chosen for each number of "
+            "ratings on other users than those judged.")
+if st.session_state.get("coldstart") == key or st.button(f"Evaluate for new users, k = {k} (about a minute)",
+                                                          key="coldstart_run"):
+    st.session_state["coldstart"] = key
+    bar = st.progress(0.0, text="Starting…")
+    cold = uc.coldstart(data_id, ml, k, spec, gmm_spec, lambda f, t: bar.progress(min(1.0, f), text=t))
+    bar.empty()
+    st.plotly_chart(plots.coldstart_curve(cold), key="coldstart_curve")
+    st.caption("Each line: how often a method's 10 films are ones the new user later liked, by how many "
+               "ratings the user has given. Where the hybrid line is on top, the groups help.")
+    st.dataframe(uc.percent_table(cold), hide_index=True)

@@ -59,14 +59,15 @@ def test_sweep_button_then_bic_curve_with_best_k(fitted):
 
 def test_slider_moves_change_the_charts(fitted):
     at = fitted
-    assert len(chart(at, "Users per group")["data"][0]["x"]) == 4
+    assert len(chart(at, "Users per group")["data"][0]["y"]) == 4
     k_slider(at).set_value(7).run()
     assert not at.exception
     sizes = chart(at, "Users per group (k = 7)")
-    assert len(sizes["data"][0]["x"]) == 7 and sum(values(sizes["data"][0]["y"])) == 320
+    assert len(sizes["data"][0]["y"]) == 7 and sum(values(sizes["data"][0]["x"])) == 320
+    assert all(" · " in label for label in sizes["data"][0]["y"])     # groups named by their genres
     assert len(chart(at, "Genre taste")["data"]) == 4      # the four largest groups
-    assert len(chart(at, "Membership probability")["data"][0]["x"]) == 7
-    assert sum(values(chart(at, "Membership probability")["data"][0]["y"])) == pytest.approx(1)
+    assert len(chart(at, "Membership probability")["data"][0]["y"]) == 7
+    assert sum(values(chart(at, "Membership probability")["data"][0]["x"])) == pytest.approx(1)
     at.toggle(key="heatmap").set_value(True).run()
     assert len(chart(at, "All groups x genres")["data"][0]["y"]) == 7
     k_slider(at).set_value(4).run()
@@ -74,9 +75,15 @@ def test_slider_moves_change_the_charts(fitted):
 
 def test_user_recommendations_and_unknown_user(fitted):
     at = fitted
-    assert any("User **42** belongs to **group" in m.value for m in at.markdown)
+    assert any(m.value.startswith("User **42** belongs to group **") and " · " in m.value for m in at.markdown)
+    table = at.dataframe[0].value                          # the hybrid by default, a reason for every film
+    assert len(table) == 10 and list(table.columns) == ["title", "genres", "why", "liked by the group (%)"]
+    assert table.why.str.contains("similar to|liked by|popular").all()
+    at.radio(key="rec_method").set_value("groups").run()
     table = at.dataframe[0].value
     assert len(table) == 10 and {"title", "cluster raters", "matching genres"} <= set(table.columns)
+    assert table["liked by the group (%)"].between(0, 100).all()
+    at.radio(key="rec_method").set_value("hybrid").run()
     at.number_input(key="user_id").set_value(444).run()
     assert any("User 444 has no ratings in this data" in w.value for w in at.warning)
     assert not at.exception
@@ -87,8 +94,46 @@ def test_quality_panel_compares_with_baselines(fitted):
     at = fitted
     at.button(key="evaluate").click().run()
     table = at.dataframe[-1].value.set_index("method")
-    assert {"most popular", "item-kNN (50 neighbours)", "GMM clusters (course: plain mean)"} <= set(table.index)
-    assert table.loc["GMM clusters (liked share)", "P@10"] > table.loc["most popular", "P@10"]
+    assert {"most popular", "item-kNN (50 neighbours)", "GMM clusters (course: plain mean)",
+            "hybrid (groups + item-kNN + popularity)"} <= set(table.index)
+    assert table.loc["GMM clusters (liked share)", "P@10 (%)"] > table.loc["most popular", "P@10 (%)"]
+    assert table["P@10 (%)"].between(0, 100).all()
+
+
+def test_cold_start_panel(fitted):
+    at = fitted
+    at.button(key="coldstart_run").click().run()
+    assert not at.exception
+    spec = chart(at, "New users: P@10")
+    assert {t["name"] for t in spec["data"]} == {"most popular", "item-kNN", "GMM groups", "hybrid"}
+    table = at.dataframe[-1].value
+    assert sorted(table.n.unique()) == [1, 3, 5, 10, 20] and len(table) == 20
+    best = table.set_index(["n", "method"])["P@10 (%)"]
+    assert all(best[(n, "GMM groups")] > best[(n, "most popular")] for n in (1, 3, 5, 10, 20))   # planted groups
+
+
+def test_a_visitor_rates_films_and_gets_placed(fitted):
+    at = fitted
+    assert any(m.value.startswith("**Start here:** how did you like") for m in at.markdown)
+    five = [b for b in at.button if b.key and b.key.startswith("rate_") and b.key.endswith("_5")]
+    five[0].click().run()
+    assert not at.exception
+    assert any(m.value.startswith("After **1** rating you are closest to group") for m in at.markdown)
+    spec = chart(at, "Membership probability")            # the visitor's comes before the known user's
+    assert len(spec["data"][0]["y"]) == 4 and max(values(spec["data"][0]["x"])) < 1.0
+    recs = next(d.value for d in at.dataframe if "why" in d.value.columns and "liked by your group (%)" in d.value.columns)
+    assert len(recs) == 10
+    skip = [b for b in at.button if b.key and b.key.startswith("skip_")]
+    skip[0].click().run()                               # "not seen": asked something else, nothing rated
+    assert any(m.value.startswith("After **1** rating") for m in at.markdown)
+    at.text_input(key="visitor_search").set_value("harbor").run()
+    at.radio(key=f"visitor_stars_{at.selectbox(key='visitor_pick').value}").set_value(2).run()
+    assert any(m.value.startswith("After **1** rating") for m in at.markdown)     # not until it is added
+    at.button(key="visitor_add").click().run()
+    assert not at.exception
+    assert any(m.value.startswith("After **2** ratings") for m in at.markdown)
+    at.button(key="visitor_reset").click().run()
+    assert any(m.value.startswith("**Start here:**") for m in at.markdown)
 
 
 def test_uploads_good_and_malformed(fitted):
