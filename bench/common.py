@@ -51,7 +51,7 @@ def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
         return "(nothing measured yet)"
     cols = list(df.columns)
     lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
+    for row in df.itertuples(index=False):     # each value keeps its column's type (iterrows makes ints floats)
         cells = []
         for v in row:
             if v is None or (isinstance(v, float) and math.isnan(v)):
