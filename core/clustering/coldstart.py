@@ -74,7 +74,8 @@ def method_scores(parts: dict, seen: np.ndarray, weights: dict) -> dict[str, np.
 def evaluate(ml: MovieLens, k: int, ns=NS, folds: int = 5, seed: int = 0, profile_spec: ProfileSpec = ProfileSpec(),
              gmm_spec: GMMSpec = GMMSpec(), neighbours: int = 200, min_support: float = 3.0,
              val_fraction: float = 0.2, max_test_users: int | None = None, progress=None) -> pd.DataFrame:
-    """One row per (n, method): P@10, R@10, NDCG@10, coverage, users, and the hybrid's weights per fold."""
+    """One row per (n, method): P@10, R@10, NDCG@10, coverage, users, and the hybrid's weights per fold.
+    ``max_test_users`` caps the test users of a fold and the validation users alike (for large data)."""
     ratings, movies = ml.ratings, ml.movies
     all_users = np.sort(ratings.userId.unique())
     rng = np.random.default_rng(seed)
@@ -88,7 +89,10 @@ def evaluate(ml: MovieLens, k: int, ns=NS, folds: int = 5, seed: int = 0, profil
         if max_test_users is not None and len(test_users) > max_test_users:
             test_users = np.sort(rng.choice(test_users, max_test_users, replace=False))
         train_users = all_users[fold_of != f]
-        val_users = rng.choice(train_users, max(1, int(round(len(train_users) * val_fraction))), replace=False)
+        n_val = max(1, int(round(len(train_users) * val_fraction)))
+        if max_test_users is not None:
+            n_val = min(n_val, max_test_users)
+        val_users = rng.choice(train_users, n_val, replace=False)
         inner = ratings[ratings.userId.isin(train_users) & ~ratings.userId.isin(val_users)]
         model, comp = _fit(inner, movies, k, profile_spec, gmm_spec, seed, neighbours, min_support)
         weights = {}

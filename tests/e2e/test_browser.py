@@ -88,6 +88,14 @@ def test_clustering_slider_changes_the_charts(page, server, tmp_path):
     expect(page.get_by_text("Users per group (k = 6)")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("chosen k = 6")).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    # a visitor rates two films and is placed in a named group, with recommendations and reasons
+    expect(page.get_by_text("Start here:")).to_be_visible(timeout=LONG)
+    page.get_by_role("button", name="5 ★", exact=True).first.click()
+    expect(page.get_by_text("After 1 rating you are closest to group")).to_be_visible(timeout=LONG)
+    page.get_by_role("button", name="4 ★", exact=True).first.click()
+    expect(page.get_by_text("After 2 ratings you are closest to group")).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Films for you")).to_be_visible(timeout=LONG)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
     snap(page, "clustering", tmp_path, 2200)
 
 
