@@ -19,7 +19,7 @@ def grid(paths: tuple[str, ...], height: int, columns: int):
     return montage_paths(list(paths), height, columns)
 
 
-@st.cache_data(show_spinner="Reading every dataset in the data folder…", ttl=60, max_entries=4)
+@st.cache_data(show_spinner="Reading every dataset in the data folder…", ttl=600, max_entries=4)
 def found_table(folder: str) -> list[dict]:
     from core.datasets.__main__ import describe
 
@@ -27,10 +27,11 @@ def found_table(folder: str) -> list[dict]:
     for source in state.datasets_found(folder):
         r = describe(source)
         counts = r.get("counts", {})
-        rows.append({"dataset": r["name"], "kind": catalog.TITLES[r["kind"]], "format": r["format"],
-                     "contents": ", ".join(f"{v:,} {k}" for k, v in counts.items() if isinstance(v, int)),
+        rows.append({"dataset": r["name"],
                      "status": "cannot be read: " + r["error"] if "error" in r else
-                     (f"{len(r['problems'])} note(s)" if r["problems"] else "ready")})
+                     (f"ready, {len(r['problems'])} problem(s) noted" if r["problems"] else "ready"),
+                     "kind": catalog.TITLES[r["kind"]], "format": r["format"],
+                     "contents": ", ".join(f"{v:,} {k}" for k, v in counts.items() if isinstance(v, int))})
     return rows
 
 
