@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from ..errors import DataError
-from .attributes import AttributeDataset, make_frame
+from .attributes import AttributeDataset, make_frame, safe_names
 
 TRUE = {"1", "1.0", "true", "yes", "y"}
 FALSE = {"0", "0.0", "false", "no", "n"}
@@ -34,6 +34,7 @@ def load_attribute_csv(path, name: str | None = None) -> AttributeDataset:
         raise DataError("no label columns after 'image'", path, 1)
     if len(set(label_cols)) != len(label_cols):
         raise DataError("a label column name appears twice", path, 1)
+    names, renamed = safe_names(label_cols, path)
     rows, missing = [], 0
     subset = name or path.stem
     for lineno, cells in enumerate(reader, 2):
@@ -50,18 +51,18 @@ def load_attribute_csv(path, name: str | None = None) -> AttributeDataset:
         pid = record.get("person", "") if has_person else ""
         row = {"path": str(image.resolve()), "subset": subset, "pid": pid,
                "person": f"{subset}/{pid}" if pid else str(image.resolve())}
-        for col in label_cols:
+        for col, name in zip(label_cols, names):
             value = record[col].lower()
             if value == "":
-                row[col] = float("nan")
+                row[name] = float("nan")
             elif value in TRUE:
-                row[col] = 1.0
+                row[name] = 1.0
             elif value in FALSE:
-                row[col] = 0.0
+                row[name] = 0.0
             else:
                 raise DataError(f"column '{col}' must be 1, 0 or blank, found '{record[col]}'", path, lineno)
         rows.append(row)
-    problems = [f"{missing} rows name image files that do not exist: dropped"] if missing else []
+    problems = renamed + ([f"{missing} rows name image files that do not exist: dropped"] if missing else [])
     if not rows:
         raise DataError("no rows with an existing image", path)
-    return AttributeDataset(subset, path.parent.resolve(), make_frame(rows, label_cols), label_cols, problems)
+    return AttributeDataset(subset, path.parent.resolve(), make_frame(rows, names), names, problems)

@@ -46,6 +46,26 @@ class AttributeDataset:
         return self.frame[self.attributes].sum().sort_values(ascending=False).astype(int)
 
 
+def safe_names(names: list[str], where) -> tuple[list[str], list[str]]:
+    """Attribute names usable as network output names: characters other than letters, digits, ``_``,
+    ``.`` and ``-`` become ``_`` (PA-100K's ``Skirt&Dress`` -> ``Skirt_Dress``). Returns the names and a
+    problem line per renamed one; two names that become one are a DataError."""
+    import re
+
+    from ..errors import DataError
+
+    out, problems = [], []
+    for name in names:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name.strip()) or "attribute"
+        if safe != name:
+            problems.append(f"attribute '{name}' is called '{safe}' (network output names allow letters, digits, _ . -)")
+        out.append(safe)
+    if len(set(out)) != len(out):
+        dup = next(n for n in out if out.count(n) > 1)
+        raise DataError(f"two attribute names both become '{dup}'; rename one", where)
+    return out, problems
+
+
 def make_frame(rows: list[dict], attributes: list[str], extra: tuple[str, ...] = ()) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(KEY_COLUMNS) + list(extra) + list(attributes))
     for a in attributes:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .attributes import AttributeDataset, make_frame
+from .attributes import AttributeDataset, make_frame, safe_names
 from .base import require_dir
 
 LAYOUT = "pa100k"
@@ -74,7 +74,7 @@ def load(root, name: str | None = None) -> AttributeDataset:
                if k not in mat]
     if missing:
         raise DataError(f"annotation.mat lacks {', '.join(missing)}", mat_path)
-    attributes = _strings(mat["attributes"])
+    attributes, renamed = safe_names(_strings(mat["attributes"]), mat_path)
     parts = []
     for part in PARTS:
         names = _strings(mat[f"{part}_images_name"])
@@ -100,6 +100,7 @@ def load(root, name: str | None = None) -> AttributeDataset:
             rows.append(row)
     if not rows:
         raise DataError("none of the images listed in annotation.mat were found", folder)
-    problems = [f"{missing_images} images listed in annotation.mat are missing: skipped"] if missing_images else []
+    problems = renamed + ([f"{missing_images} images listed in annotation.mat are missing: skipped"]
+                          if missing_images else [])
     frame = make_frame(rows, attributes, extra=("part",))
     return AttributeDataset(name or root.name, root.resolve(), frame, attributes, problems)

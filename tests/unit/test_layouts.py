@@ -194,12 +194,13 @@ def test_pa100k_annotation_and_published_split(data_dir):
     from core.attributes import splits as AS
 
     ds = load(data_dir, "PA-100K")
-    assert ds.attributes == ["Female", "AgeOver60", "Age18-60", "Backpack", "Skirt&Dress"]
+    assert ds.attributes == ["Female", "AgeOver60", "Age18-60", "Backpack", "Skirt_Dress"]
+    assert any("'Skirt&Dress' is called 'Skirt_Dress'" in p for p in ds.problems)
     assert ds.frame.part.value_counts().to_dict() == {"train": 4, "val": 2, "test": 1}
     assert any("1 images listed in annotation.mat are missing" in p for p in ds.problems)
     split = AS.make(ds.frame, "published")
     assert (len(split.train), len(split.val), len(split.test)) == (4, 2, 1)
-    assert ds.frame.loc[split.train[0], ["Female", "Age18-60", "Skirt&Dress"]].tolist() == [1.0, 1.0, 1.0]
+    assert ds.frame.loc[split.train[0], ["Female", "Age18-60", "Skirt_Dress"]].tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(StudioError, match="no published split"):
         AS.make(load(data_dir, "peta-cuhk").frame, "published")
 
@@ -303,3 +304,33 @@ def test_the_same_ratings_in_every_layout_give_the_same_profiles_and_results(dem
                                              "--json", str(out)]) == 0
         tables.append([{k: v for k, v in row.items() if k != "seconds"} for row in json.loads(out.read_text())])
     assert tables[0] == tables[1] and len(tables[0]) >= 4 and all("P@10" in row for row in tables[0])
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+def test_pa100k_trains_and_evaluates_on_its_published_split_from_the_cli(tmp_path, capsys):
+    from core.attributes import __main__ as attr_cli
+
+    L.pa100k(tmp_path / "data" / "PA-100K", parts=(24, 8, 8))
+    stem = tmp_path / "pa-model"
+    common = ["--data-dir", str(tmp_path / "data"), "--dataset", "PA-100K", "--cache-dir", str(tmp_path / "cache")]
+    assert cli.run(attr_cli.main, ["train", "--split", "published", "--epochs", "3", "--out", str(stem)] + common) == 0
+    card = json.loads(stem.with_suffix(".json").read_text())
+    assert card["config"]["split"] == "published"
+    capsys.readouterr()
+    assert cli.run(attr_cli.main, ["evaluate", "--model", str(stem), "--split", "published"] + common) == 0
+    out = capsys.readouterr().out
+    assert "Skirt_Dress" in out and "mA" in out
+
+
+def test_attribute_names_become_network_safe_and_collisions_are_refused(tmp_path):
+    from core.datasets.attribute_csv import load_attribute_csv
+
+    for i in range(3):
+        L._img(tmp_path / f"{i}.png", i)
+    (tmp_path / "labels.csv").write_text("image,long hair,bag\n0.png,1,0\n1.png,0,1\n2.png,1,1\n")
+    ds = load_attribute_csv(tmp_path / "labels.csv")
+    assert ds.attributes == ["long_hair", "bag"] and ds.frame.long_hair.tolist() == [1.0, 0.0, 1.0]
+    assert any("'long hair' is called 'long_hair'" in p for p in ds.problems)
+    (tmp_path / "labels.csv").write_text("image,a b,a_b\n0.png,1,0\n")
+    with pytest.raises(DataError, match="both become 'a_b'"):
+        load_attribute_csv(tmp_path / "labels.csv")
