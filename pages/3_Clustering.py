@@ -118,7 +118,8 @@ st.header("Rate a few films yourself")
 st.markdown("Rate the films you know: after each rating you see which taste group you are closest to, your "
             "taste against that group's, and films recommended for you with the reason for each. The next "
             "question is the film that best tells apart the groups still likely for you.")
-uc.visitor_panel(uc.guide(str(folder), k, data_id, ml, profiles), f"{data_id}|{folder.name}|{k}")
+if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_visitor"):
+    uc.visitor_panel(uc.guide(str(folder), k, data_id, ml, profiles), f"{data_id}|{folder.name}|{k}")
 
 # ------------------------------------------------------------------ one user
 st.header("A user's group and recommendations")
@@ -151,13 +152,14 @@ else:
                    format_func={"hybrid": "Groups + similar films + popularity (best measured)",
                                 "groups": "The taste groups alone"}.get)
     if how == "hybrid":
-        table = uc.hybrid(str(folder), k, data_id, ml, profiles).recommend(user_id, n)
-        st.dataframe(table.assign(**{"liked by your group": (table["liked by your group"] * 100).round(0)})[
-            ["title", "genres", "why", "liked by your group"]].rename(
-                columns={"liked by your group": "liked by the group (%)"}), hide_index=True)
-        st.caption("Each film's score blends what the user's group liked, films similar to those the user rated "
-                   "highly, and popularity, with weights chosen on held-out ratings; *why* names the part that "
-                   "lifted it most.")
+        if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_user"):
+            table = uc.hybrid(str(folder), k, data_id, ml, profiles).recommend(user_id, n)
+            st.dataframe(table.assign(**{"liked by your group": (table["liked by your group"] * 100).round(0)})[
+                ["title", "genres", "why", "liked by your group"]].rename(
+                    columns={"liked by your group": "liked by the group (%)"}), hide_index=True)
+            st.caption("Each film's score blends what the user's group liked, films similar to those the user "
+                       "rated highly, and popularity, with weights chosen on held-out ratings; *why* names the "
+                       "part that lifted it most.")
     else:
         rec = uc.recommender(str(folder), k, data_id, ml, profiles, "liked", 3.0)
         table = rec.recommend(user_id, n)

@@ -54,10 +54,27 @@ def evaluation(data_id: str, _ml, k: int, spec: ProfileSpec, gmm_spec: GMMSpec):
     return pipeline.evaluate_k(_ml, k, spec, gmm_spec)
 
 
-@st.cache_resource(show_spinner="Preparing recommendations: item similarities and the blend's weights "
-                                "(about 10 seconds, once per data and k)…", max_entries=8)
+_READY: set = set()         # (folder, k, data_id) whose hybrid this server has fitted (shared by sessions)
+
+
+@st.cache_resource(show_spinner="Preparing recommendations: item similarities and the blend's weights…",
+                   max_entries=8)
 def hybrid(folder: str, k: int, data_id: str, _ml, _profiles, min_support: float = 3.0):
-    return pipeline.hybrid_recommender(_ml, model(folder, k), _profiles, min_support)
+    fitted = pipeline.hybrid_recommender(_ml, model(folder, k), _profiles, min_support)
+    _READY.add((folder, k, data_id))
+    return fitted
+
+
+def hybrid_ready(folder: str, k: int, data_id: str, ml, key: str) -> bool:
+    """True when the hybrid for this data and k is fitted; else a button to fit it (never on page load:
+    item similarities take seconds here and minutes on MovieLens-25M-sized data)."""
+    if (folder, k, data_id) in _READY:
+        return True
+    st.info(f"The recommender that blends the groups with similar films and popularity is not prepared for "
+            f"this data and k yet: it compares every pair of the {ml.ratings.movieId.nunique():,} rated films "
+            f"(about 10 seconds for 100,000 ratings; this data has {len(ml.ratings):,}). Once prepared it "
+            "serves every visitor.")
+    return st.button("Prepare the recommender", type="primary", key=key)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -98,6 +115,7 @@ STARS = {1: "1 ★", 2: "2 ★", 3: "3 ★", 4: "4 ★", 5: "5 ★"}
 
 
 def visitor_panel(g, data_id: str) -> None:
+    """See :func:`hybrid_ready` for ``g``'s preparation (a TasteGuide from :func:`guide`)."""
     """Rate films one question at a time (or found by title); membership, taste and recommendations
     after every rating. The ratings live in this browser session only."""
     from core import plots

@@ -46,6 +46,10 @@ def fitted(fresh_cache):
     assert not at.get("plotly_chart")                     # nothing trained on page load
     at.button(key="fit_sweep").click().run()
     assert not at.exception
+    assert any("not prepared for this data and k yet" in i.value for i in at.info)   # no fitting on load
+    assert not any(m.value.startswith("**Start here:**") for m in at.markdown)
+    at.button(key="prepare_visitor").click().run()
+    assert not at.exception
     return at
 
 
