@@ -175,6 +175,10 @@ def test_cli_commands_and_errors(tmp_path, capsys, cache_dir):
     out = tmp_path / "g4"
     assert cli.run(clustering_cli.main, ["fit", "--k", "4", "--out", str(out), *common]) == 0
     assert cli.run(clustering_cli.main, ["recommend", "--user", "42", "--model", str(out), "-n", "5", *common]) == 0
+    printed = capsys.readouterr().out
+    assert "user 42: group " in printed and "blend: groups" in printed      # the hybrid by default
+    assert cli.run(clustering_cli.main, ["recommend", "--user", "42", "--model", str(out), "-n", "5",
+                                         "--method", "groups", *common]) == 0
     assert "user 42: cluster" in capsys.readouterr().out
     assert cli.run(clustering_cli.main, ["recommend", "--user", "4242", "--k", "3", *common]) == 2
     err = capsys.readouterr().err
