@@ -25,7 +25,8 @@ import pandas as pd
 from ..datasets.movielens import MovieLens
 from .features import ProfileSpec, user_profiles
 from .gmm import GMMSpec, fit_model
-from .hybrid import AT, Components, blend, choose_weights, memberships, metrics_at, relevance, top_cols
+from .hybrid import (AT, PRIOR_RATINGS, Components, blend, choose_weights, memberships, metrics_at, relevance,
+                     top_cols)
 from .recommend import LIKE
 
 NS = (1, 3, 5, 10, 20)
@@ -45,7 +46,7 @@ def _fit(ratings, movies, k, profile_spec, gmm_spec, seed, neighbours, min_suppo
     return model, Components.fit(ratings, movies, model, profiles, neighbours, min_support)
 
 
-def _new_users(ratings, movies, model, comp, n, prior_ratings=None):
+def _new_users(ratings, movies, model, comp, n, prior_ratings=PRIOR_RATINGS):
     """Users known by their first n ratings: (users, Z, known matrix, seen mask, relevant sets)."""
     known, later = first_n(ratings, n)
     relevant = later[later.rating >= LIKE].groupby("userId")["movieId"].apply(set)
@@ -53,8 +54,7 @@ def _new_users(ratings, movies, model, comp, n, prior_ratings=None):
     if not len(users):
         return None
     known = known[known.userId.isin(users)]
-    z_users, Z = memberships(model, known, movies) if prior_ratings is None else \
-        memberships(model, known, movies, prior_ratings)
+    z_users, Z = memberships(model, known, movies, prior_ratings)
     Z = Z[np.searchsorted(z_users, users)]
     K = comp.known(known, users)
     return users, Z, K, K.toarray() > 0, [relevant[u] for u in users]

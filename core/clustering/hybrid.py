@@ -25,10 +25,10 @@ from scipy import sparse
 
 from .. import threads
 from ..errors import StudioError
-from .evaluation import temporal_split, user_metrics
+from .evaluation import temporal_split
 from .features import Profiles, user_profiles
 from .gmm import ClusterModel
-from .recommend import LIKE, ClusterRecommender, ItemKNNRecommender, PopularRecommender, RatingMatrix, _Base
+from .recommend import LIKE, ClusterRecommender, ItemKNNRecommender, PopularRecommender, _Base, profile_rows
 
 PARTS = ("group", "knn", "popular")
 AT = 10
@@ -38,16 +38,19 @@ AT = 10
 NEIGHBOURS = 200
 
 
+def group_profiles(model: ClusterModel, profiles: Profiles) -> np.ndarray:
+    """``k x genres``: each group's mean raw profile, users weighted by their membership."""
+    resp = model.responsibilities(profiles)
+    return (resp / np.maximum(resp.sum(0, keepdims=True), 1e-12)).T @ profiles.raw
+
+
 def group_names(model: ClusterModel, profiles: Profiles, top: int = 3) -> list[str]:
     """``"Animation · Children · Fantasy"`` per group: its ``top`` most distinctive genres, those whose
     profile value in the group is the highest multiple of the average user's, among the genres that
     weigh at least a quarter of the group's largest one (so that a rare genre a little more common in
     the group does not name it); a repeated name gets " (2)", " (3)"."""
-    raw = profiles.raw
-    resp = model.responsibilities(profiles)
-    weights = resp / np.maximum(resp.sum(0, keepdims=True), 1e-12)
-    group_means = weights.T @ raw                                              # k x genres
-    ratio = group_means / np.maximum(raw.mean(0), 1e-9)
+    group_means = group_profiles(model, profiles)                              # k x genres
+    ratio = group_means / np.maximum(profiles.raw.mean(0), 1e-9)
     names, seen = [], {}
     for means, row in zip(group_means, ratio):
         big = means >= 0.25 * means.max()
@@ -63,16 +66,17 @@ def group_names(model: ClusterModel, profiles: Profiles, top: int = 3) -> list[s
 PRIOR_RATINGS = 10.0     # chosen on validation users inside the training folds (see bench/clustering.py)
 
 
-def memberships(model: ClusterModel, ratings: pd.DataFrame, movies: pd.DataFrame,
-                prior_ratings: float = PRIOR_RATINGS, prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(userIds, users x k responsibilities)`` for the users in ``ratings`` (any number of ratings
-    each), their profiles built and scaled exactly as the model's training profiles were.
+def placement(model: ClusterModel, ratings: pd.DataFrame, movies: pd.DataFrame,
+              prior_ratings: float = PRIOR_RATINGS, prior: np.ndarray | None = None) -> tuple[Profiles, np.ndarray]:
+    """``(raw profiles, users x k responsibilities)`` for the users in ``ratings`` (any number of
+    ratings each), their profiles built and scaled exactly as the model's training profiles were.
 
     A profile from a handful of ratings is extreme (one comedy makes a user 100 % comedy), and the
     mixture would be certain on it. With ``prior_ratings`` > 0, a ``share`` profile of a user with n
     ratings is pulled towards ``prior`` (the mixture's mean profile by default) as if the user had also
     made ``prior_ratings`` average ratings: ``(n * share + prior_ratings * prior) / (n + prior_ratings)``;
-    it matters for a few ratings and fades as they grow. Other profile kinds are used as they are."""
+    it matters for a few ratings and fades as they grow. Other profile kinds are used as they are. The
+    returned profiles are the users' own, before that pull."""
     spec = replace(model.profile_spec, scale="none", min_ratings=1)
     prof = user_profiles(ratings, movies, spec)
     if prof.genres != model.genres:
@@ -85,7 +89,14 @@ def memberships(model: ClusterModel, ratings: pd.DataFrame, movies: pd.DataFrame
         n = ratings.groupby("userId").size().reindex(prof.users).to_numpy(float)[:, None]
         raw = (n * raw + prior_ratings * prior) / (n + prior_ratings)
     values = (raw - model.center) / model.scale if model.profile_spec.scale == "standard" else raw
-    return prof.users, model.gmm.predict_proba(values)
+    return prof, model.gmm.predict_proba(values)
+
+
+def memberships(model: ClusterModel, ratings: pd.DataFrame, movies: pd.DataFrame,
+                prior_ratings: float = PRIOR_RATINGS, prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(userIds, users x k responsibilities)``: see :func:`placement`."""
+    prof, Z = placement(model, ratings, movies, prior_ratings, prior)
+    return prof.users, Z
 
 
 @dataclass
@@ -133,8 +144,10 @@ def _scaled(s: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 def blend(parts: dict[str, np.ndarray], weights: dict[str, float], seen: np.ndarray) -> np.ndarray:
     """The weighted sum of the per-user scaled parts; seen films at -inf."""
-    total = sum(w * _scaled(parts[p], seen) for p, w in weights.items() if w)
-    total = np.zeros_like(seen, dtype=np.float64) + total
+    total = np.zeros(seen.shape)
+    for p, w in weights.items():
+        if w:
+            total += w * _scaled(parts[p], seen)
     total[seen] = -np.inf
     return total
 
@@ -205,7 +218,8 @@ class HybridRecommender(_Base):
 
     def fit(self, ratings, movies=None):
         super().fit(ratings, movies)
-        Z = self._z(self.matrix.users)
+        resp = self.model.responsibilities(self.profiles)
+        Z = resp[profile_rows(self.profiles, self.matrix.users)]
         if self.weights is None:
             inner, val = temporal_split(ratings)
             comp = Components.fit(inner, movies, self.model, self.profiles, self.neighbours, self.min_support)
@@ -213,19 +227,13 @@ class HybridRecommender(_Base):
             inner_users = set(inner.userId.unique())
             users = np.array([u for u in relevant.index if u in inner_users])
             known = comp.known(inner[inner.userId.isin(users)], users)
-            parts = comp.scores(self._z(users), known)
+            parts = comp.scores(resp[profile_rows(self.profiles, users)], known)
             self.weights, self.validation_precision = choose_weights(parts, known.toarray() > 0, comp.items,
                                                                      [relevant[u] for u in users])
         self.components = Components.fit(ratings, movies, self.model, self.profiles, self.neighbours,
                                          self.min_support)
         self.Z = Z
         return self
-
-    def _z(self, users: np.ndarray) -> np.ndarray:
-        rows = np.searchsorted(self.profiles.users, users)
-        if not np.array_equal(self.profiles.users[np.minimum(rows, len(self.profiles.users) - 1)], users):
-            raise StudioError("the profiles do not cover every user in the ratings")
-        return self.model.responsibilities(self.profiles)[rows]
 
     def _raw_scores(self, rows):
         known = self.matrix.R[rows]

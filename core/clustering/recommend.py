@@ -71,6 +71,14 @@ class RatingMatrix:
         return scores
 
 
+def profile_rows(profiles: Profiles, users: np.ndarray) -> np.ndarray:
+    """Rows of ``users`` in ``profiles``; StudioError when a user has no profile."""
+    rows = np.searchsorted(profiles.users, users)
+    if not np.array_equal(profiles.users[np.minimum(rows, len(profiles.users) - 1)], users):
+        raise StudioError("the profiles do not cover every user in the ratings")
+    return rows
+
+
 class _Base:
     name = "base"
 
@@ -169,10 +177,7 @@ class ClusterRecommender(_Base):
     def fit(self, ratings, movies=None):
         super().fit(ratings, movies)
         M = self.matrix
-        prof_rows = np.searchsorted(self.profiles.users, M.users)
-        if not np.array_equal(self.profiles.users[np.minimum(prof_rows, len(self.profiles.users) - 1)], M.users):
-            raise StudioError("the profiles do not cover every user in the ratings")
-        Z = self.model.responsibilities(self.profiles)[prof_rows]              # users x k
+        Z = self.model.responsibilities(self.profiles)[profile_rows(self.profiles, M.users)]   # users x k
         if self.scorer == "mean":
             Z = np.eye(self.model.k)[Z.argmax(1)]
         self.Z = Z

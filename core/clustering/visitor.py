@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import StudioError
 from .features import Profiles
 from .gmm import ClusterModel
-from .hybrid import Components, explain, group_names, memberships
+from .hybrid import Components, explain, group_names, group_profiles, placement
 
 ASK_POOL = 300          # questions come from the most rated films
 
@@ -42,9 +42,9 @@ class TasteGuide:
                  movies: pd.DataFrame):
         self.model, self.profiles, self.comp, self.weights, self.movies = model, profiles, comp, weights, movies
         self.names = group_names(model, profiles)
-        resp = model.responsibilities(profiles)
-        self.group_profiles = pd.DataFrame((resp / resp.sum(0)).T @ profiles.raw, columns=profiles.genres)
+        self.group_profiles = pd.DataFrame(group_profiles(model, profiles), columns=profiles.genres)
         self.titles = movies.set_index("movieId")
+        self.movie_ids = set(movies.movieId.tolist())
         order = np.argsort(-comp.pop, kind="stable")
         self.pool = comp.items[order[:ASK_POOL]]
         self.known_share = comp.pop / max(len(profiles.users), 1)
@@ -102,18 +102,14 @@ class TasteGuide:
         if not rated:
             raise StudioError("rate at least one film first")
         start = time.perf_counter()
-        unknown = [m for m in rated if m not in set(self.movies.movieId)]
+        unknown = [m for m in rated if m not in self.movie_ids]
         if unknown:
             raise StudioError(f"film id {unknown[0]} is not in this catalogue")
         ratings = pd.DataFrame({"userId": 0, "movieId": list(rated), "rating": [float(v) for v in rated.values()],
                                 "timestamp": 0})
-        _, Z = memberships(self.model, ratings, self.movies)
+        prof, Z = placement(self.model, ratings, self.movies)
         z = Z[0]
         known = self.comp.known(ratings, np.array([0]))
         recs = explain(self.comp, z, known, self.weights, self.movies, n, self.names) if n else pd.DataFrame()
-        from .features import user_profiles
-
-        prof = user_profiles(ratings, self.movies, self.model.profile_spec.__class__(
-            **{**self.model.profile_spec.to_dict(), "scale": "none"}))
         profile = pd.Series(prof.raw[0], index=prof.genres)
         return Placement(z, int(np.argmax(z)), profile, recs, time.perf_counter() - start)
