@@ -21,11 +21,9 @@ def grid(paths: tuple[str, ...], height: int, columns: int):
 
 @st.cache_data(show_spinner="Reading every dataset in the data folder…", ttl=600, max_entries=4)
 def found_table(folder: str) -> list[dict]:
-    from core.datasets.__main__ import describe
-
     rows = []
     for source in state.datasets_found(folder):
-        r = describe(source)
+        r = catalog.describe(source)
         counts = r.get("counts", {})
         rows.append({"dataset": r["name"],
                      "status": "cannot be read: " + r["error"] if "error" in r else

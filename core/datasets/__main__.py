@@ -10,24 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from .. import cli, config
 from ..errors import StudioError
 from . import catalog, demo, layouts
-
-
-def describe(source: catalog.Source) -> dict:
-    """One dataset's report: where, which layout, counts and problems, or the error that stopped it."""
-    out = {"name": source.name, "kind": source.kind, "layout": source.layout, "format": source.layout_title,
-           "path": str(source.path), "demo": source.is_demo}
-    start = time.perf_counter()
-    try:
-        dataset = catalog.load(source)
-    except StudioError as exc:
-        return {**out, "error": str(exc)}
-    return {**out, "counts": catalog.summary(source.kind, dataset), "problems": list(dataset.problems),
-            "load_seconds": round(time.perf_counter() - start, 2)}
 
 
 def main(argv=None) -> int:
@@ -65,7 +51,7 @@ def main(argv=None) -> int:
         sources = [catalog.demo_source(k, args.cache_dir, args.seed) for k in kinds]
     else:
         sources = [s for s in catalog.discover(root) if s.kind in kinds]
-    reports = [describe(s) for s in sources]
+    reports = [catalog.describe(s) for s in sources]
     missing = [] if args.dataset or root is None else \
         [k for k in kinds if not any(r["kind"] == k for r in reports)]
     if args.json:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def image_files(folder: Path, limit: int | None = None) -> list[Path]:
     return sorted(out)
 
 
-def named_images(folder: Path, pattern, accept=lambda m: True) -> tuple[list[tuple[Path, "re.Match"]], int]:
+def named_images(folder: Path, pattern, accept=lambda m: True) -> tuple[list[tuple[Path, re.Match]], int]:
     """The images in ``folder`` whose stem matches the regex ``pattern`` (and ``accept``), with their
     matches, and how many other images were skipped."""
     found, skipped = [], 0

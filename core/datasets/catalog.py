@@ -15,6 +15,7 @@ user is an error naming the folder, never a dataset.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from . import demo, layouts
 
 KINDS = ("reid", "ratings", "attributes")
 DEMO_FOLDERS = {"reid": "VIPeR", "ratings": "ml-latest-small", "attributes": "PETA"}
-FOLDERS = DEMO_FOLDERS          # the demo's folder names (kept for older callers)
 TITLES = {"reid": "Re-identification images", "ratings": "Movie ratings", "attributes": "Pedestrian attributes"}
 DEMO = "demo"
 MAX_DEPTH = 3
@@ -192,6 +192,19 @@ def check(kind: str, dataset, path, layout: layouts.Layout) -> None:
         values = dataset.frame[dataset.attributes].to_numpy(np.float32)
         if len(values) < 2 or np.all((values == values[0]) | (np.isnan(values) & np.isnan(values[0]))):
             refuse(f"all {len(values)} images have the same labels")
+
+
+def describe(source: Source) -> dict:
+    """One dataset's report: where, which layout, counts and problems, or the error that stopped it."""
+    out = {"name": source.name, "kind": source.kind, "layout": source.layout, "format": source.layout_title,
+           "path": str(source.path), "demo": source.is_demo}
+    start = time.perf_counter()
+    try:
+        dataset = load(source)
+    except StudioError as exc:
+        return {**out, "error": str(exc)}
+    return {**out, "counts": summary(source.kind, dataset), "problems": list(dataset.problems),
+            "load_seconds": round(time.perf_counter() - start, 2)}
 
 
 def summary(kind: str, dataset) -> dict:

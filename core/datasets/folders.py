@@ -32,7 +32,7 @@ def detect(root: Path, look: int = 20) -> bool:
 def load_identity_folders(root, name: str | None = None) -> ReidDataset:
     root = require_dir(Path(root), "re-identification dataset")
     rows, problems = [], []
-    for person_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for person_dir in subfolders(root):
         images = sorted(p for p in person_dir.iterdir() if p.is_file() and is_image_name(p.name))
         if not images:
             problems.append(f"{person_dir}: no images, skipped")

@@ -28,7 +28,7 @@ class Layout:
 
 
 def _generic_attributes(path: Path) -> bool:
-    return path.suffix.lower() == ".csv" and ratings_formats._header(path)[:1] == ["image"]
+    return path.suffix.lower() == ".csv" and ratings_formats.csv_header(path)[:1] == ["image"]
 
 
 LAYOUTS: tuple[Layout, ...] = (

@@ -109,7 +109,8 @@ def load_dat(root, name: str | None = None) -> MovieLens:
 
 
 # ----------------------------------------------------------------------------- generic CSV
-def _header(path: Path) -> list[str]:
+def csv_header(path: Path) -> list[str]:
+    """The first line of a CSV file, cells stripped and lower-cased ([] when unreadable)."""
     try:
         with open(path, "rb") as fh:
             first = fh.readline(4096)
@@ -122,12 +123,12 @@ def _header(path: Path) -> list[str]:
 
 
 def is_generic_ratings(path: Path) -> bool:
-    return path.suffix.lower() == ".csv" and _header(path)[:3] == ["user", "item", "rating"]
+    return path.suffix.lower() == ".csv" and csv_header(path)[:3] == ["user", "item", "rating"]
 
 
 def _items_file(folder: Path) -> Path | None:
     for path in sorted(folder.glob("*.csv")):
-        if _header(path)[:2] == ["item", "title"]:
+        if csv_header(path)[:2] == ["item", "title"]:
             return path
     return None
 
