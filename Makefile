@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 DATA_DIR ?=
-STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.port $(PORT) --server.headless true \
-	--browser.gatherUsageStats false
+ADDRESS ?= 127.0.0.1
+STREAMLIT_FLAGS := --server.address $(ADDRESS) --server.port $(PORT) --server.headless true \
+	--browser.gatherUsageStats false --server.fileWatcherType none
 
 .PHONY: run test test-fast venv scale java chromium bench clean screenshots
 

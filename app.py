@@ -22,38 +22,37 @@ st.set_page_config(page_title="Person Re-ID & Clustering Studio", page_icon=":ma
 
 
 def home() -> None:
+    from ui import home as dashboard
+
     st.title("Person Re-ID & Clustering Studio")
     st.markdown(
-        "Three machine-learning systems you can train, test and try out in the browser. "
-        "Everything works on built-in demo data; point the **Data folder** in the sidebar at the real "
-        "datasets (VIPeR, MovieLens, PETA) to use them instead.")
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        st.subheader(":material/person_search: Find the same person again")
-        st.markdown(
-            "**Person re-identification.** Two cameras see the same people from different angles and in "
-            "different light. A neural network learns to turn each photo into a short list of numbers "
-            "so that photos of the *same* person end up close together. Upload a photo and get the most "
-            "similar people from the other camera, best match first.")
-    with c2:
-        st.subheader(":material/movie: Groups of movie tastes")
-        st.markdown(
-            "**Clustering and recommendations.** Viewers are described by how much they like each film "
-            "genre. A *Gaussian mixture model* finds groups of viewers with similar tastes; you choose "
-            "how many groups with a slider. Each viewer then gets films that people in their group loved "
-            "and they have not seen yet, and we measure whether that beats simply recommending hits.")
-    with c3:
-        st.subheader(":material/checkroom: Describe a pedestrian")
-        st.markdown(
-            "**Attribute recognition.** From one photo, estimate things like gender, age group, clothing "
-            "type and colour, or whether the person carries a backpack, each with a probability. A "
-            "network pre-trained on millions of everyday photos does the seeing; small heads, one per "
-            "attribute, learn the answers.")
+        "Three machine-learning systems you can train, test and try out in the browser. Everything works on "
+        "built-in demo data; point the **Data folder** in the sidebar at the real datasets (VIPeR, MovieLens, "
+        "PETA and other published layouts) to use them instead.")
+    dashboard.dashboard({"reid": REID, "clustering": CLUSTERING, "attributes": ATTRIBUTES})
+    st.caption("Each number above is measured on the test part of the data in use, never on what the model "
+               "trained on; the split is named beside it. Open a system's page for the details.")
     st.divider()
+    st.subheader("What the three systems do")
+    c1, c2, c3 = st.columns(3)
+    c1.markdown(
+        "**Find the same person again.** Two cameras see the same people from different angles and in "
+        "different light. A model turns each photo into a short list of numbers so that photos of the *same* "
+        "person end up close together. Upload a photo and get the most similar people from the other "
+        "camera, best match first.")
+    c2.markdown(
+        "**Groups of movie tastes.** Viewers are described by how much they like each film genre. A "
+        "*Gaussian mixture model* finds groups of viewers with similar tastes; you choose how many groups "
+        "with a slider. Each viewer then gets films that people in their group loved and they have not seen "
+        "yet, and we measure whether that beats simply recommending hits.")
+    c3.markdown(
+        "**Describe a pedestrian.** From one photo, estimate things like gender, age group, clothing type and "
+        "colour, or whether the person carries a backpack, each with a probability. A network pre-trained on "
+        "millions of everyday photos does the seeing; small heads, one per attribute, learn the answers.")
     st.markdown(
-        "**Start with** the *Datasets* page to see which data is in use. Every number shown in the "
-        "studio comes from a model trained and evaluated on that data; the same steps run from the "
-        "command line (`python -m core.datasets info`, and one command per system).")
+        "The *Datasets* page shows which data is in use. Every step also runs from the command line: "
+        "`python -m core prepare` (all three recommended models), `python -m core.datasets info`, and one "
+        "command per system.")
     st.page_link(DATASETS, label="Open the Datasets page", icon=":material/dataset:")
 
 

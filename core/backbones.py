@@ -19,15 +19,84 @@ from . import artifacts, config
 from .errors import StudioError
 from .images import load_image, resize
 
+KERAS_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
+KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/xception/" + KERAS_FILE
 HOW_TO_GET_WEIGHTS = (
     "Xception's ImageNet weights are needed. On a machine with internet access Keras downloads them by "
-    "itself; otherwise download 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5' (from the Keras "
-    "applications release page) or a Keras 3 '.weights.h5' file of Xception without its top, and set "
-    "STUDIO_XCEPTION_WEIGHTS=/path/to/file (or pass --weights).")
+    f"itself; otherwise download {KERAS_URL} (88 MB) on a machine that can, copy it here, and give its path "
+    "in the sidebar's 'ImageNet weights file' (or set STUDIO_XCEPTION_WEIGHTS=/path/to/file, or pass "
+    "--weights on the command line). A Keras 3 '.weights.h5' file of Xception without its top works too.")
 
 
 class WeightsError(StudioError):
     pass
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """Where Xception's ImageNet weights will come from: ``source`` is ``file`` (a setting or
+    $STUDIO_XCEPTION_WEIGHTS), ``keras-cache`` (downloaded by Keras before), ``download`` (Keras can
+    fetch them), or ``missing``; ``ok`` when training can start; ``message`` says it in words, with the
+    fix when something is wrong."""
+
+    source: str
+    ok: bool
+    message: str
+    path: str = ""
+
+
+def keras_cache_file() -> Path:
+    """Where Keras keeps the file it downloads ($KERAS_HOME, else ~/.keras)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models" / KERAS_FILE
+
+
+def _looks_like_weights(path: Path) -> str:
+    """'' for a readable HDF5 file, else what is wrong with it."""
+    if not path.exists():
+        return "does not exist"
+    if not path.is_file():
+        return "is not a file"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    return "" if head == HDF5_SIGNATURE else "is not an HDF5 weights file (.h5)"
+
+
+def weights_status(explicit: str | os.PathLike | None = None, can_download=None) -> WeightsStatus:
+    """Check, without loading Keras, where the weights would come from. ``can_download``: a callable
+    telling whether the download site answers (asked only when no file is found; default: a 3-second
+    request)."""
+    path = config.xception_weights(explicit)
+    if path is not None:
+        problem = _looks_like_weights(path)
+        if problem:
+            return WeightsStatus("file", False, f"The weights file {path} {problem}. {HOW_TO_GET_WEIGHTS}", str(path))
+        return WeightsStatus("file", True, f"Xception ImageNet weights from {path}.", str(path))
+    cached = keras_cache_file()
+    if not _looks_like_weights(cached):
+        return WeightsStatus("keras-cache", True, f"Xception ImageNet weights from Keras' cache ({cached}).",
+                             str(cached))
+    if (can_download or _download_reachable)():
+        return WeightsStatus("download", True, "Xception ImageNet weights: Keras will download them (88 MB) on "
+                                               "first use.")
+    return WeightsStatus("missing", False, "No Xception ImageNet weights: none set, none in Keras' cache, and the "
+                                           f"download site does not answer from this machine. {HOW_TO_GET_WEIGHTS}")
+
+
+def _download_reachable(timeout: float = 3.0) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(KERAS_URL, method="HEAD"), timeout=timeout) as r:
+            return r.status == 200
+    except (OSError, ValueError):
+        return False
 
 
 # Keras names unnamed layers from a process-wide counter that is not thread-safe: two models built at

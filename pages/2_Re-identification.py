@@ -60,14 +60,10 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
                 chart.plotly_chart(plots.loss_curve(history), key=f"loss_{len(history)}")
 
         cfg = T.TrainConfig(method=method, epochs=epochs or 1,
-                            weights=os.environ.get("STUDIO_XCEPTION_WEIGHTS") or None)
+                            weights=state.weights_setting())
         try:
             with artifacts.training_lock("reid", state.model_dir()):
-                model = T.train(ds, split, cfg, report, checkpoint=stem, resume=resume)
-                emb = T.test_embeddings(model, ds, split)
-                result = T.rank(model, emb)
-                model.card["metrics"] = {split.name: result.summary()}
-                model.save(stem)
+                model, result = T.train_and_save(ds, split, cfg, stem, report, resume=resume)
             if resume and not model.card.get("resumed_from_epoch"):
                 st.info("The saved checkpoint was made with other settings, so this run started from scratch.")
             st.success(f"Trained and saved {stem.name}: Rank-1 {result.rank(1):.1%} on {split.name}.")

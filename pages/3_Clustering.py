@@ -16,7 +16,7 @@ st.caption("Viewers are grouped by their taste in film genres with a Gaussian mi
            "is then recommended films their group liked.")
 
 PROFILES = {
-    "Share of ratings per genre (recommended)": ProfileSpec("share"),
+    "Share of ratings per genre (recommended)": pipeline.RECOMMENDED_PROFILE,
     "Rating above one's own average, per genre": ProfileSpec("deviation"),
     "Course: mean rating per genre, 0 if unrated, standardised": pipeline.COURSE_PROFILE,
 }
@@ -64,7 +64,7 @@ with st.expander("Model settings"):
 spec = PROFILES[choice]
 gmm_spec = GMMSpec(covariance, 3 if covariance != "full" else 1)
 profiles = uc.profiles(data_id, ml, spec)
-seeds, ks = tuple(range(n_seeds)), tuple(range(1, min(k_max, len(profiles.users)) + 1))
+seeds, ks = tuple(range(n_seeds)), pipeline.k_range(len(profiles.users), k_max)
 folder = pipeline.sweep_folder(uc.cache_dir(), profiles, ks, seeds, gmm_spec)
 sweep = pipeline.load_sweep(folder)
 

@@ -1,18 +1,15 @@
 """Cached calls into core.attributes for the Attributes page."""
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from core import config
 from core.attributes import splits
 from core.attributes import train as A
 from ui import state
 
 
 def weights() -> str | None:
-    return os.environ.get(config.ENV_XCEPTION_WEIGHTS) or None
+    return state.weights_setting()
 
 
 def saved_models(dataset_root: str) -> list[dict]:
@@ -32,6 +29,9 @@ def test_probabilities(stem: str, mtime: float, data_root: str, _ds):
     cfg = A.AttrConfig(**model.card["config"])
     cfg.weights = cfg.weights or weights()
     split = splits.make(_ds.frame, cfg.split, cfg.seed)
+    kept = A.saved_test_scores(stem, model, split.test)    # computed in training
+    if kept is not None:
+        return split, kept
     if model.image_model is not None:          # fine-tuned: runs the images themselves
         return split, model.predict_paths(list(_ds.frame.path.to_numpy()[split.test]))
     F = A.dataset_features(_ds, cfg)

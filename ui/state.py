@@ -10,6 +10,7 @@ from core.datasets import catalog
 from core.errors import StudioError
 
 DATA_DIR_KEY = "data_dir"
+WEIGHTS_KEY = "weights_file"
 
 
 def data_dir_setting() -> str:
@@ -19,14 +20,49 @@ def data_dir_setting() -> str:
     return st.session_state[DATA_DIR_KEY].strip()
 
 
+def weights_setting() -> str | None:
+    """The weights file typed in the sidebar, else $STUDIO_XCEPTION_WEIGHTS, else None (Keras' own)."""
+    if WEIGHTS_KEY not in st.session_state:
+        st.session_state[WEIGHTS_KEY] = os.environ.get(config.ENV_XCEPTION_WEIGHTS, "")
+    return st.session_state[WEIGHTS_KEY].strip() or None
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=16)
+def _weights_status(path: str, mtime: float):
+    """Checked once per file (and its modification time) for the whole server, not on every page."""
+    from core import backbones
+
+    return backbones.weights_status(path or None)
+
+
+def weights_status():
+    path = weights_setting() or ""
+    try:
+        mtime = os.path.getmtime(os.path.expanduser(path)) if path else 0.0
+    except OSError:
+        mtime = -1.0
+    return _weights_status(path, mtime)
+
+
 def sidebar() -> None:
     data_dir_setting()
+    weights_setting()
     st.sidebar.text_input(
         "Data folder", key=DATA_DIR_KEY, placeholder="empty = built-in demo data",
         help="A folder holding datasets in their published layouts (VIPeR, PRID 2011, Market-1501, GRID, "
              "CUHK01, MovieLens 100K / 1M / 10M / CSV releases, PETA, PA-100K, generic CSVs), under any folder "
              "names, up to three levels deep. Leave empty to use the demo data the studio generates itself. "
              "Also settable with the STUDIO_DATA_DIR environment variable.")
+    st.sidebar.text_input(
+        "ImageNet weights file", key=WEIGHTS_KEY, placeholder="empty = Keras' cache or download",
+        help="Xception's ImageNet weights without the top, for the attribute models and the Xception re-ID "
+             "model. Empty: Keras' own cache, else its download. Also settable with the "
+             "STUDIO_XCEPTION_WEIGHTS environment variable.")
+    status = weights_status()
+    if status.ok:
+        st.sidebar.caption(f":material/check_circle: {status.message}")
+    else:
+        st.sidebar.warning(status.message, icon=":material/warning:")
 
 
 @st.cache_data(show_spinner="Looking for datasets…", ttl=60, max_entries=8)

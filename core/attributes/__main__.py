@@ -120,13 +120,9 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name("attr", tag, ds.name, args.split)
         with artifacts.training_lock("attributes"):
             bar, update = cli.progress_bar()
-            if args.finetune_epochs:
-                model, report = A.train_finetuned(ds, cfg, args.finetune_epochs, args.finetune_lr, progress=update,
-                                                  cache_dir=args.cache_dir)
-            else:
-                model, report = A.train(ds, cfg, progress=update, cache_dir=args.cache_dir)
+            model, report = A.train_and_save(ds, cfg, out, args.finetune_epochs or 0, args.finetune_lr,
+                                             progress=update, cache_dir=args.cache_dir)
             bar.close()
-            model.save(out)
         _print_report(report["summary"], report["per_attribute"])
         if "neighbours" in model.card:
             nb = model.card["neighbours"]

@@ -217,6 +217,53 @@ def _on_images(base, heads, spec: backbones.BackboneSpec, name: str, with_featur
 FEATURES = "features"       # the extra output of a fine-tuned network whose model blends in neighbour votes
 
 
+def train_and_save(ds: AttributeDataset, cfg: AttrConfig, stem, finetune_epochs: int = 0,
+                   finetune_lr: float = 1e-4, progress=None, cache_dir=None) -> tuple[AttributeModel, dict]:
+    """Train (heads on cached features, or with ``finetune_epochs`` the fine-tuned network), save the
+    model at ``stem`` and its test images' probabilities beside it (``save_test_scores``): what the CLI's
+    ``train``, the page's Train button and ``core.prepare`` do."""
+    if finetune_epochs:
+        model, report = train_finetuned(ds, cfg, finetune_epochs, finetune_lr, progress=progress, cache_dir=cache_dir)
+    else:
+        model, report = train(ds, cfg, progress=progress, cache_dir=cache_dir)
+    model.save(stem)
+    save_test_scores(stem, report)
+    return model, report
+
+
+SCORES_KIND = "attributes-test-scores"
+
+
+def _scores_stem(stem) -> Path:
+    stem = artifacts.stem_of(stem)
+    return stem.with_name(stem.name + ".test-scores")
+
+
+def save_test_scores(stem, report: dict) -> Path:
+    """The test images' probabilities computed in training, kept beside the model saved at ``stem``
+    (``<stem>.test-scores.npz/.json``, tied to the model file's checksum): a fine-tuned model's pages
+    then need not run every test image through the network again (minutes on PETA)."""
+    probs = report["probabilities"]
+    card = artifacts.read_card(stem)
+    return artifacts.save_arrays(_scores_stem(stem), {"probabilities": probs.to_numpy(np.float32),
+                                                      "rows": np.asarray(report["split"].test)},
+                                 {"columns": list(probs.columns), "model_sha256": card.get("keras_sha256")},
+                                 SCORES_KIND)
+
+
+def saved_test_scores(stem, model: AttributeModel, test_rows: np.ndarray) -> pd.DataFrame | None:
+    """The probabilities ``save_test_scores`` kept for this very model file and these test rows, else None."""
+    try:
+        arrays, card = artifacts.load_arrays(_scores_stem(stem), SCORES_KIND)
+    except StudioError:
+        return None
+    if card.get("model_sha256") != model.card.get("keras_sha256") or \
+            not np.array_equal(arrays.get("rows"), np.asarray(test_rows)) or \
+            arrays["probabilities"].shape != (len(test_rows), len(card.get("columns", []))):
+        return None
+    return pd.DataFrame(arrays["probabilities"], columns=card["columns"])
+
+
 def load(stem) -> AttributeModel:
     from . import models  # noqa: F401  (registers the losses)
 

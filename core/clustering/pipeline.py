@@ -24,6 +24,15 @@ from .recommend import ClusterRecommender, ItemKNNRecommender, PopularRecommende
 COURSE_PROFILE = ProfileSpec(kind="mean", fill="zero", scale="standard")
 DEFAULT_KS = tuple(range(1, 26))
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+# What the page fits by default and ``core.prepare`` fits ahead of time (the same sweep folder).
+RECOMMENDED_PROFILE = ProfileSpec("share")
+RECOMMENDED_GMM = GMMSpec()
+K_MAX = 25
+
+
+def k_range(n_users: int, k_max: int = K_MAX) -> tuple[int, ...]:
+    """The k swept: 1 .. k_max, at most one group per user."""
+    return tuple(range(1, min(k_max, n_users) + 1))
 
 
 def sweep_folder(cache_dir, profiles: Profiles, ks, seeds, gmm_spec: GMMSpec) -> Path:

@@ -155,15 +155,10 @@ def main(argv=None) -> int:
             config.model_dir(args.model_dir) / artifacts.model_name("reid", args.method, ds.name, split.name)
         with artifacts.training_lock("reid", args.model_dir):
             bar, update = cli.progress_bar()
-            model = T.train(ds, split, cfg, update, extra=extra, checkpoint=out, resume=args.resume)
+            model, result = T.train_and_save(ds, split, cfg, out, update, extra=extra, resume=args.resume)
+            bar.close()
             if model.card.get("resumed_from_epoch"):
                 print(f"resumed after epoch {model.card['resumed_from_epoch']}", file=sys.stderr)
-            emb = T.test_embeddings(model, ds, split, progress=update)
-            bar.close()
-            result = T.rank(model, emb)
-            model.card["metrics"] = {split.name: result.summary()}
-            model.card["cmc"] = result.cmc.tolist()
-            model.save(out)
         print(_report(f"{args.method} on {split.name}", result))
         print(f"saved {out} (.keras or .npz, and .json); trained in {model.card['train_seconds']:.0f} s")
         return 0

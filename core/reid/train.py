@@ -360,6 +360,20 @@ def test_embeddings(model: ReidModel, ds: ReidDataset, split: Split, reverse: bo
     return SplitEmbeddings(emb[:len(qf)], emb[len(qf):], qf, gf)
 
 
+def train_and_save(ds: ReidDataset, split: Split, cfg: TrainConfig, stem, progress=None, extra=None,
+                   resume: bool = False) -> tuple[ReidModel, evaluation.RankResult]:
+    """Train, evaluate on the split's test identities, put the metrics and CMC on the card, save at
+    ``stem`` (atomically): what the CLI's ``train``, the page's Train button and ``core.prepare`` do."""
+    model = train(ds, split, cfg, progress, extra=extra, checkpoint=stem, resume=resume)
+    emb = test_embeddings(model, ds, split, progress=None if progress is None else
+                          (lambda f, text: progress(f, f"test images: {text}")))
+    result = rank(model, emb)
+    model.card["metrics"] = {split.name: result.summary()}
+    model.card["cmc"] = result.cmc.tolist()
+    model.save(stem)
+    return model, result
+
+
 def rank(model: ReidModel, e: SplitEmbeddings, rerank: bool = False) -> evaluation.RankResult:
     d = model.distance(e.query, e.gallery)
     if rerank:

@@ -1,0 +1,58 @@
+"""``python -m core prepare | status``: the recommended model of every system, in one go.
+
+Examples::
+
+    python -m core prepare --data-dir ../shared/data          # train what is missing (make models)
+    python -m core prepare --systems reid,clustering          # only these
+    python -m core status --data-dir ../shared/data --json    # what is ready, nothing trained
+
+Each system's recommended configuration (``core/recommended.py``) is trained on the first dataset of its
+kind in the data folder (the demo data when there is none), on the dataset's default split. Models that
+exist and match are kept (``--force`` trains them again); each is saved the moment it is done, so an
+interrupted run loses nothing finished. The other commands: ``python -m core.datasets``, ``core.reid``,
+``core.clustering``, ``core.attributes``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import cli, prepare
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("prepare", "train each system's recommended model where none is ready"),
+                       ("status", "say what is ready for each system (trains nothing)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--data-dir", help="folder with the real datasets (default: $STUDIO_DATA_DIR, else demo)")
+        p.add_argument("--cache-dir", help="caches and the demo data (default: $STUDIO_CACHE_DIR or .cache)")
+        p.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
+        p.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
+        p.add_argument("--systems", default=",".join(prepare.SYSTEMS),
+                       help=f"comma-separated, of {', '.join(prepare.SYSTEMS)} (default: all)")
+        p.add_argument("--seed", type=int, default=0, help="seed for splits and initialisation")
+        p.add_argument("--json", action="store_true", help="print the rows as JSON")
+        if name == "prepare":
+            p.add_argument("--force", action="store_true", help="train again even where a matching model exists")
+    args = parser.parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in prepare.SYSTEMS]
+    if unknown or not systems:
+        parser.error(f"--systems: unknown {', '.join(unknown) or '(none given)'}; use {', '.join(prepare.SYSTEMS)}")
+    settings = prepare.Settings(args.data_dir, args.cache_dir, args.model_dir, args.weights, args.seed)
+    if args.command == "status":
+        rows = prepare.status(settings, systems)
+    else:
+        bar, update = cli.progress_bar("preparing")
+        rows = prepare.run(settings, systems, force=args.force, progress=update)
+        bar.close()
+    print(json.dumps([r.to_dict() for r in rows], indent=2) if args.json else prepare.table(rows))
+    return 0 if all(r.state == "ready" for r in rows) or args.command == "status" else cli.EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

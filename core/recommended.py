@@ -1,0 +1,100 @@
+"""The recommended configuration of each system, and the faster ones, with what they measured.
+
+"Recommended" is the most accurate configuration that trains in about 20 minutes on 2 cores from empty
+caches (the product's rule); the others stay one click away on the pages, each labelled with its measured
+accuracy and time. Every number here is copied from a results table under ``bench/results/`` (named in
+``source``), measured on the real datasets on a 2-core machine without a GPU; the pages and
+``python -m core prepare`` show them as they are.
+
+``seconds_per_unit`` turns the measured time into an estimate for another dataset of the same kind: the
+measured seconds divided by the number of images (re-ID, attributes) or ratings (clustering) it took
+them on, times this dataset's count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str                  # the page's choice / the CLI's name
+    system: str               # reid | clustering | attributes
+    title: str                # in words, for people
+    measured: str             # the accuracy and time measured, in words
+    seconds: float            # measured training time from empty caches (wall clock, 2 cores)
+    units: int                # images (or ratings) the time was measured on
+    source: str               # the results table
+    settings: dict = field(default_factory=dict)
+    overhead: float = 0.0     # seconds whatever the data's size (starting TensorFlow, building networks)
+
+    def estimate_seconds(self, units: int) -> float:
+        """The time this configuration should take on ``units`` images / ratings on 2 cores."""
+        return self.overhead + (self.seconds - self.overhead) * max(units, 1) / max(self.units, 1)
+
+
+VIPER_IMAGES = 1264
+PETA_IMAGES = 14437          # the images of the PETA release the benchmarks ran on
+ML_SMALL_RATINGS = 100836
+
+REID = (
+    Preset("lomo-gog-xqda", "reid", "LOMO + GOG descriptors, one XQDA metric",
+           "Rank-1 49.2 % on VIPeR's 10 literature splits, 27.3 % on the course split; trains in about 2 minutes",
+           # 110 s of XQDA training on the course split's 964 images (bench reid-nondeep) plus describing the
+           # 300 test images at 10.6 images/s: about 140 s for the whole dataset's 1,264 images.
+           140.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "lomo-gog-xqda"}),
+    Preset("gog-xqda", "reid", "GOG descriptor with an XQDA metric",
+           "Rank-1 46.8 % on the literature splits, 32.7 % on the course split; about 2 minutes",
+           120.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "gog-xqda"}),
+    Preset("lomo-xqda", "reid", "LOMO colour/texture stripes with an XQDA metric",
+           "Rank-1 38.4 % on the literature splits, 14.7 % on the course split; about 15 seconds",
+           15.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "lomo-xqda"}),
+)
+
+CLUSTERING = (
+    Preset("share-diag", "clustering", "Share of ratings per genre, diagonal Gaussian mixtures, k = 1 to 25, 5 seeds",
+           "BIC-best k = 9 on MovieLens latest-small (each seed's own best: 8 to 10); the hybrid recommender's "
+           "precision at 10 is 8.8 % against 5.8 % for the most popular films; fitted in about 15 seconds",
+           15.0, ML_SMALL_RATINGS, "bench/results/clustering.md",
+           {"profile": "share", "covariance": "diag", "n_init": 3, "seeds": 5, "k_max": 25}),
+)
+
+ATTRIBUTES = (
+    Preset("finetuned-256", "attributes",
+           "Xception at 256 x 128, global + 4 stripe features, exit flow fine-tuned, neighbour votes",
+           "mA 66.6 % on PETA's person-disjoint split (82.0 % on the random image split); about 16 minutes from "
+           "an empty cache",
+           970.0, PETA_IMAGES, "bench/results/attributes-256x128.md",
+           {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": True}, overhead=60.0),
+    Preset("heads-256", "attributes", "Xception at 256 x 128, global + 4 stripe features, heads only, neighbour votes",
+           "mA 65.4 % person-disjoint (79.8 % random images); about 6 minutes",
+           360.0, PETA_IMAGES, "bench/results/attributes-256x128.md",
+           {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": False}, overhead=30.0),
+    Preset("heads-128", "attributes", "Xception at 128 x 64, global average features, heads only",
+           "mA 62.5 % person-disjoint (72.6 % random images); about 4 minutes",
+           215.0, PETA_IMAGES, "bench/results/attributes.md",
+           {"height": 128, "width": 64, "pooling": "avg", "neighbours": False, "finetune": False}, overhead=30.0),
+)
+
+PRESETS = {"reid": REID, "clustering": CLUSTERING, "attributes": ATTRIBUTES}
+
+
+def recommended(system: str) -> Preset:
+    return PRESETS[system][0]
+
+
+def by_key(system: str, key: str) -> Preset:
+    for p in PRESETS[system]:
+        if p.key == key:
+            return p
+    raise KeyError(f"no {system} preset '{key}'")
+
+
+def minutes(seconds: float) -> str:
+    """A duration for people: "about 40 seconds", "about 3 minutes", "about 1 hour 10 minutes"."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} seconds"
+    m = round(seconds / 60)
+    if m < 60:
+        return f"about {m} minute{'s' if m != 1 else ''}"
+    h, m = divmod(m, 60)
+    return f"about {h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")

@@ -1,0 +1,106 @@
+"""The home page's dashboard: per system, the data in use, the model ready and its headline number, or
+"not trained yet" with a button and the expected time (``core.prepare`` does the work)."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core import config, prepare, recommended
+from core.errors import StudioError
+from ui import state
+
+ICONS = {"reid": ":material/person_search:", "clustering": ":material/movie:", "attributes": ":material/checkroom:"}
+
+
+def _settings() -> prepare.Settings:
+    return prepare.Settings(state.data_dir_setting() or None, os.environ.get(config.ENV_CACHE_DIR) or None,
+                            None, state.weights_setting())
+
+
+def _loaded() -> dict:
+    """The datasets the pages use (cached), ``{kind: (source, data)}``; a kind that cannot be loaded is
+    left out (``core.prepare`` then reports its reason)."""
+    out = {}
+    for kind in ("reid", "ratings", "attributes"):
+        source, data, _ = state.load_dataset(kind)
+        if data is not None:
+            out[kind] = (source, data)
+    return out
+
+
+def _models_stamp() -> tuple:
+    """Changes whenever a model or the preparation log is written (the status is re-read then)."""
+    folder = state.model_dir()
+    return tuple(sorted((p.name, p.stat().st_mtime) for p in folder.glob("*.json")))
+
+
+@st.cache_data(show_spinner="Checking which models are ready…", ttl=60, max_entries=8)
+def _status(data_dir: str, weights: str, stamp: tuple, _loaded: dict) -> list[dict]:
+    return [r.to_dict() for r in prepare.status(_settings(), loaded=_loaded)]
+
+
+def status() -> list[dict]:
+    return _status(state.data_dir_setting(), state.weights_setting() or "", _models_stamp(), _loaded())
+
+
+def _card(row: dict, page) -> None:
+    with st.container(border=True):
+        st.subheader(f"{ICONS[row['system']]} {row['title']}")
+        if row["state"] == "ready":
+            st.markdown(":green-badge[:material/check: Ready]")
+            st.metric(row["metric"], row["value"])
+            st.markdown(row["headline"])
+            took = f" Trained in {recommended.minutes(row['seconds'])} here." if row.get("seconds") else ""
+            st.caption(f"Model: {row['model']}. Data: {row['dataset']}.{took}")
+            st.page_link(page, label=f"Open {row['title']}", icon=":material/arrow_forward:")
+        elif row["state"] == "failed":
+            st.markdown(":red-badge[:material/error: Cannot be prepared]")
+            st.caption(row["note"])
+        else:
+            st.markdown(":orange-badge[:material/schedule: Not trained yet]")
+            st.caption(f"Recommended model: {row['model']}. Data: {row['dataset']}. Expected training time: "
+                       f"{recommended.minutes(row['expected_s'] or 0)} on 2 cores.")
+            if st.button("Train it now", key=f"prepare_{row['system']}"):
+                _prepare([row["system"]])
+        if row.get("note") and row["state"] != "failed":
+            st.caption(f":material/info: {row['note']}")
+
+
+def _prepare(systems: list[str]) -> None:
+    """Train these systems' recommended models, one progress bar for all; then show the new state."""
+    with st.status("Preparing the models…", expanded=True) as box:
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            rows = prepare.run(_settings(), systems, progress=lambda f, t: bar.progress(min(1.0, f), text=t[:120]),
+                               loaded=_loaded())
+        except StudioError as exc:           # e.g. another session is training the same system
+            box.update(label="Preparation stopped", state="error")
+            st.error(str(exc))
+            return
+        failed = [r for r in rows if r.state != "ready"]
+        for r in failed:
+            st.error(f"{r.title}: {r.note}")
+        box.update(label="Models ready" if not failed else "Some models could not be prepared",
+                   state="complete" if not failed else "error", expanded=bool(failed))
+    _status.clear()
+    if not failed:
+        st.rerun()
+
+
+def dashboard(pages: dict) -> None:
+    """``pages``: system -> the st.Page to link to."""
+    rows = status()
+    missing = [r for r in rows if r["state"] == "missing"]
+    if missing:
+        total = sum(r["expected_s"] or 0 for r in missing)
+        c1, c2 = st.columns([3, 2], vertical_alignment="center")
+        c1.markdown(f"**{len(missing)} of {len(rows)} systems have no trained model yet.** One click trains the "
+                    f"recommended model of each (expected: {recommended.minutes(total)} on 2 cores; the same as "
+                    "`make models` on the command line). Models already trained are kept.")
+        if c2.button("Prepare all models", type="primary", key="prepare_all"):
+            _prepare([r["system"] for r in missing])
+    cols = st.columns(len(rows))
+    for col, row in zip(cols, rows):
+        with col:
+            _card(row, pages[row["system"]])
