@@ -208,32 +208,24 @@ def content_hash(path: str) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
-class FeatureCache:
-    """``features(paths)`` -> ``N x D`` float32, computing only images not cached yet.
+class ContentCache:
+    """``features(paths)`` -> ``N x D`` array, computing (``compute``, in subclasses) only images whose
+    *content* is not cached yet: renaming or moving a dataset reuses the values, a changed image is
+    computed again.
 
-    ``tap="exit"`` caches, instead of pooled features, the map where the exit flow begins
-    (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on.
-    ``flip=True``: the mirror images' (training augmentation).
-
-    Per backbone configuration, under ``<cache>/features/``: ``<key>.npz`` (``hashes``: content sha1,
-    ``features``) and a folder ``<key>.parts/`` where each batch of new images is written as its own
-    small npz as soon as it is computed (atomically), so an interrupted run keeps what it computed and
-    no batch rewrites what came before. At the end of ``features`` the parts are merged into the npz.
+    Under ``<cache>/features/``: ``<key>.npz`` (``hashes``: content sha1, ``features``) and a folder
+    ``<key>.parts/`` where each chunk of new images is written as its own small npz as soon as it is
+    computed (atomically), so an interrupted run keeps what it computed and no chunk rewrites what came
+    before. At the end of ``features`` the parts are merged into the npz.
     """
 
-    def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
-                 tap: str | None = None):
-        if tap not in (None, "exit"):
-            raise ValueError(f"unknown tap {tap!r}")
-        self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
-        if weights and not Path(weights).is_file():      # said explicitly: check now, even if all is cached
-            raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
-        key = spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}"
-        key += "-flip" if flip else ""
-        self.dtype = np.float32 if tap is None else np.float16
+    label = "images"           # what the progress text says the images went through
+    chunk = 128                # images computed (and saved as one part) at a time
+
+    def __init__(self, key: str, cache_dir=None, dtype=np.float32):
+        self.dtype = dtype
         self.path = config.cache_dir(cache_dir) / "features" / f"{key}.npz"
         self.parts_dir = self.path.with_name(f"{key}.parts")
-        self._model = None
         self._index: dict[str, int] = {}
         self._hashes: list[str] = []
         self._feats: list[np.ndarray] = []
@@ -243,6 +235,9 @@ class FeatureCache:
         for part in sorted(self.parts_dir.glob("part-*.npz")):
             self._read(part)
             self._parts.append(part)            # merged (or, unreadable, dropped) at the next ``_merge``
+
+    def compute(self, images: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
 
     def _read(self, file: Path) -> None:
         try:
@@ -277,6 +272,51 @@ class FeatureCache:
         except OSError:
             pass                                # not empty (another process's parts) or gone
 
+    def features(self, paths, progress=None) -> np.ndarray:
+        hashes = [content_hash(p) for p in paths]
+        todo = [i for i, h in enumerate(hashes) if h not in self._index]
+        todo_unique = list(dict.fromkeys(hashes[i] for i in todo))
+        first_path = {}
+        for i in todo:
+            first_path.setdefault(hashes[i], paths[i])
+        for start in range(0, len(todo_unique), self.chunk):
+            chunk = todo_unique[start:start + self.chunk]
+            feats = self.compute([load_image(first_path[h]) for h in chunk])
+            self._save_part(chunk, list(feats))
+            for h, f in zip(chunk, feats):
+                self._index[h] = len(self._hashes)
+                self._hashes.append(h)
+                self._feats.append(f)
+            if progress is not None:
+                progress(min(1.0, (start + len(chunk)) / len(todo_unique)),
+                         f"{start + len(chunk)} / {len(todo_unique)} images through {self.label}")
+        self._merge()
+        if not hashes:
+            return np.zeros((0, 0), self.dtype)
+        return np.stack([self._feats[self._index[h]] for h in hashes])
+
+
+class FeatureCache(ContentCache):
+    """Pooled ImageNet-backbone features of images, cached by content (see ``ContentCache``).
+
+    ``tap="exit"`` caches, instead of pooled features, the map where the exit flow begins
+    (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on.
+    ``flip=True``: the mirror images' (training augmentation). One cache file per backbone configuration.
+    """
+
+    def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
+                 tap: str | None = None):
+        if tap not in (None, "exit"):
+            raise ValueError(f"unknown tap {tap!r}")
+        self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
+        if weights and not Path(weights).is_file():      # said explicitly: check now, even if all is cached
+            raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
+        key = spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}"
+        key += "-flip" if flip else ""
+        self.label, self.chunk = spec.name, batch_size * 4
+        self._model = None
+        super().__init__(key, cache_dir, np.float32 if tap is None else np.float16)
+
     @property
     def model(self):
         if self._model is None:
@@ -296,25 +336,4 @@ class FeatureCache:
             return fmap.astype(self.dtype)
         return pool(fmap, self.spec).astype(np.float32)
 
-    def features(self, paths, progress=None) -> np.ndarray:
-        hashes = [content_hash(p) for p in paths]
-        todo = [i for i, h in enumerate(hashes) if h not in self._index]
-        todo_unique = list(dict.fromkeys(hashes[i] for i in todo))
-        first_path = {}
-        for i in todo:
-            first_path.setdefault(hashes[i], paths[i])
-        for start in range(0, len(todo_unique), self.batch_size * 4):
-            chunk = todo_unique[start:start + self.batch_size * 4]
-            feats = self.embed_images([load_image(first_path[h]) for h in chunk])
-            self._save_part(chunk, list(feats))
-            for h, f in zip(chunk, feats):
-                self._index[h] = len(self._hashes)
-                self._hashes.append(h)
-                self._feats.append(f)
-            if progress is not None:
-                progress(min(1.0, (start + len(chunk)) / len(todo_unique)),
-                         f"{start + len(chunk)} / {len(todo_unique)} images through {self.spec.name}")
-        self._merge()
-        if not hashes:
-            return np.zeros((0, 0), self.dtype)
-        return np.stack([self._feats[self._index[h]] for h in hashes])
+    compute = embed_images

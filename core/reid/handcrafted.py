@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..backbones import ContentCache
+
 H, W = 128, 48
 WIN, STEP = 10, 5
 HSV_BINS = 8
@@ -128,6 +130,34 @@ def describe(image: np.ndarray, descriptor: str) -> np.ndarray:
     if descriptor not in DESCRIPTORS:
         raise ValueError(f"unknown descriptor '{descriptor}'")
     return np.concatenate([_single(image, name) for name in descriptor.split("+")])
+
+
+def describe_many(images: list[np.ndarray], descriptor: str, workers: int = 2) -> np.ndarray:
+    """``describe`` for a list of images, ``workers`` threads at a time (OpenCV and numpy's linear
+    algebra release the GIL, so two threads use both cores)."""
+    if workers <= 1 or len(images) < 2:
+        return np.stack([describe(im, descriptor) for im in images])
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return np.stack(list(pool.map(lambda im: describe(im, descriptor), images)))
+
+
+class DescriptorCache(ContentCache):
+    """The descriptors of image files, cached on disk by content (``backbones.ContentCache``) and
+    descriptor version: training, the test gallery and ``core.prepare`` describe an image once, and a
+    page opened after them reads its gallery from disk."""
+
+    chunk = 64
+
+    def __init__(self, descriptor: str, cache_dir=None, workers: int = 2):
+        if descriptor not in DESCRIPTORS:
+            raise ValueError(f"unknown descriptor '{descriptor}'")
+        self.descriptor, self.workers, self.label = descriptor, workers, descriptor.upper()
+        super().__init__(f"handcrafted-{descriptor.replace('+', '-')}-v{DESCRIPTOR_VERSION}", cache_dir)
+
+    def compute(self, images: list[np.ndarray]) -> np.ndarray:
+        return describe_many(images, self.descriptor, self.workers)
 
 
 def blocks(descriptor: str) -> tuple[tuple[int, float], ...]:

@@ -190,10 +190,13 @@ class ReidModel:
         if self.method in LOMO_METHODS:
             if not images:
                 return np.zeros((0, 1), np.float32)
-            feats = np.stack([handcrafted.describe(im, HANDCRAFTED[self.method]) for im in images])
-            return self.xqda.project(feats).astype(np.float32) if self.xqda is not None else feats
+            return self.from_descriptors(handcrafted.describe_many(images, HANDCRAFTED[self.method]))
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
+
+    def from_descriptors(self, feats: np.ndarray) -> np.ndarray:
+        """Hand-crafted methods: descriptors -> what ``distance`` compares (XQDA's projection, or as they are)."""
+        return self.xqda.project(feats).astype(np.float32) if self.xqda is not None else feats
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.method in XQDA_METHODS:
@@ -263,12 +266,8 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
                     descriptor_version=handcrafted.DESCRIPTOR_VERSION, train_seconds=0.0)
         if cfg.method not in XQDA_METHODS:
             return ReidModel(cfg.method, card)
-        feats = []
-        for i, p in enumerate(train_f.path):
-            feats.append(handcrafted.describe(load_image(p), descriptor))
-            if progress is not None and (i % 20 == 0 or i == len(train_f) - 1):
-                progress((i + 1) / len(train_f), f"{descriptor.upper()} features {i + 1}/{len(train_f)}", [])
-        F = np.stack(feats)
+        F = handcrafted.DescriptorCache(descriptor).features(
+            list(train_f.path), None if progress is None else (lambda f, text: progress(f, f"features: {text}", [])))
         a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
         xq = handcrafted.XQDA(blocks=handcrafted.blocks(descriptor)).fit(
             F[a], train_f.pid[a].to_numpy(), F[b], train_f.pid[b].to_numpy())
@@ -336,6 +335,11 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
 
 # ----------------------------------------------------------------------------- evaluation
 def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128) -> np.ndarray:
+    """Image files -> what the model compares; hand-crafted descriptors come from (and go to) the disk
+    cache, so a gallery described once (in training, by ``core.prepare``) is read, not recomputed."""
+    if model.method in LOMO_METHODS:
+        feats = handcrafted.DescriptorCache(HANDCRAFTED[model.method]).features(list(paths), progress)
+        return model.from_descriptors(feats) if len(paths) else np.zeros((0, 1), np.float32)
     out = []
     for start in range(0, len(paths), batch):
         chunk = [load_image(p) for p in paths[start:start + batch]]

@@ -276,3 +276,30 @@ def test_cli_train_evaluate_embed_and_errors(tmp_path, capsys, cache_dir, demo_d
     assert "not valid JSON" in capsys.readouterr().err
     assert cli.run(reid_cli.main, ["search", "--model", str(out), "--query", str(tmp_path / "bad.json")]) == 2
     assert "not an image" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_descriptors_are_cached_by_content_and_threads_change_nothing(tmp_path, monkeypatch):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 255, (128, 48, 3), dtype=np.uint8) for _ in range(3)]
+    paths = []
+    for i, im in enumerate(images):
+        paths.append(tmp_path / f"p{i}.png")
+        Image.fromarray(im).save(paths[-1])
+    serial = handcrafted.describe_many(images, "lomo+gog", workers=1)
+    assert np.array_equal(handcrafted.describe_many(images, "lomo+gog", workers=2), serial)
+    cache = handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache")
+    first = cache.features([str(p) for p in paths])
+    assert np.array_equal(first, serial)
+    copy = tmp_path / "renamed.png"
+    copy.write_bytes(paths[1].read_bytes())
+
+    def no_compute(*_):
+        raise AssertionError("described again")
+
+    monkeypatch.setattr(handcrafted, "describe_many", no_compute)
+    again = handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache").features([str(copy), str(paths[0])])
+    assert np.array_equal(again, serial[[1, 0]])
+    assert handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache").path.name == \
+        f"handcrafted-lomo-gog-v{handcrafted.DESCRIPTOR_VERSION}.npz"
