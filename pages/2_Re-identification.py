@@ -31,13 +31,13 @@ c2.markdown(f"**Data:** {source.label} · {ur.layout_title(source)} · {len(ds.p
             f"*{split.name}*: {len(split.train)} identities to train on, {len(split.test)} to test on{distractors}")
 
 # ------------------------------------------------------------------ train
-METHOD_LABELS = {"lomo-xqda": "Non-deep baseline: LOMO colour/texture stripes + XQDA metric (seconds)",
-                 "lomo-gog-xqda": "Best on VIPeR: LOMO + GOG descriptors, one XQDA metric (a few minutes)",
-                 "gog-xqda": "GOG (hierarchical Gaussian) descriptor + XQDA metric (minutes)",
-                 "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned)",
-                 "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned)",
-                 "course": "Course network: small CNN, triplet loss (minutes)",
-                 "xception": "Stronger: fine-tuned Xception stripes, batch-hard + identity loss (long; needs weights)"}
+METHOD_LABELS = {**ur.preset_labels(),
+                 "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned; a reference)",
+                 "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned; a reference)",
+                 "course": "Course network: small CNN, triplet loss (Rank-1 3.3 % on VIPeR's course split, "
+                           "5.4 % on a literature split; about 15 minutes)",
+                 "xception": "Fine-tuned Xception stripes, batch-hard + identity loss (Rank-1 22.2 % on one VIPeR "
+                             "literature split; about 35 minutes; needs the ImageNet weights)"}
 with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))):
     method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="train_method")
     epochs = None
@@ -120,24 +120,26 @@ with tab_search:
         except StudioError as exc:
             st.error(str(exc))                       # the other tabs still work
             dist, found = np.zeros((1, 0)), np.zeros((1, 0), int)
-        cols = st.columns(11)
-        cols[0].image(for_display(query), caption="query", width=80)
-        for rank, (col, d, j) in enumerate(zip(cols[1:], dist[0], found[0]), start=1):
+        tiles = []
+        for rank, j in enumerate(found[0], start=1):
             try:
-                col.image(for_display(load_image(index.names[j])), caption=f"#{rank} {Path(index.names[j]).name}\nd={d:.3g}",
-                          width=80)
+                tiles.append((for_display(load_image(index.names[j])), f"#{rank} {Path(index.names[j]).name}"))
             except StudioError:
-                col.caption(f"#{rank} {Path(index.names[j]).name} (file no longer readable)")
+                tiles.append((None, f"#{rank} {Path(index.names[j]).name} (file no longer readable)"))
+        ur.result_grid(query, tiles)
+        st.caption("Ranked from the most similar; an index returns its ten closest photos only, so no similarity "
+                   "relative to the whole gallery is shown.")
     elif query is not None:
         hits = search.search(model, query, emb, 10, true_pid)
-        cols = st.columns(11)
-        cols[0].image(for_display(query), caption="query", width=80)
-        for col, hit in zip(cols[1:], hits):
+        tiles = []
+        for hit in hits:
             mark = " ✓" if hit.is_match else (" ✗" if hit.is_match is False else "")
-            col.image(load_image(hit.path), caption=f"#{hit.rank} id {hit.pid}{mark}\nd={hit.distance:.3g}", width=80)
-        if true_pid is not None:
-            found = [h.rank for h in hits if h.is_match]
-            st.caption(f"True match at rank {found[0]}." if found else "The true match is not in the top 10.")
+            tiles.append((load_image(hit.path), f"#{hit.rank} id {hit.pid}{mark} · similarity {hit.similarity:.0f}"))
+        ur.result_grid(query, tiles)
+        found = [h.rank for h in hits if h.is_match]
+        truth = "" if true_pid is None else (f"True match at rank {found[0]}. " if found else
+                                             "The true match is not in the top 10. ")
+        st.caption(truth + search.SIMILARITY_MEANS)
 
 with tab_triplets:
     mode = st.radio("Which triplets", ["random", "hardest", "wrong"], horizontal=True, key="trip_mode",
@@ -149,11 +151,13 @@ with tab_triplets:
     for _, t in table.iterrows():
         c = st.columns([1, 1, 1, 3])
         c[0].image(load_image(t.anchor), caption=f"anchor (id {t.anchor_pid})", width=90)
-        c[1].image(load_image(t.positive), caption=f"positive d={t.d_ap:.3g}", width=90)
-        c[2].image(load_image(t.negative), caption=f"negative (id {t.negative_pid}) d={t.d_an:.3g}", width=90)
+        c[1].image(load_image(t.positive), caption=f"positive · similarity {t.s_ap:.0f}", width=90)
+        c[2].image(load_image(t.negative), caption=f"negative (id {t.negative_pid}) · similarity {t.s_an:.0f}",
+                   width=90)
         verdict = "right" if t.margin > 0 else "wrong"
         c[3].markdown(f"The positive is **{'closer' if t.margin > 0 else 'farther'}** than the negative "
-                      f"(margin {t.margin:.3g}): the model is **{verdict}** here.")
+                      f"(similarity {t.s_ap:.0f} against {t.s_an:.0f} out of 100): the model is **{verdict}** here.")
+    st.caption(search.SIMILARITY_MEANS.replace("each query", "each anchor"))
 
 with tab_cmc:
     same_split = [c for c in cards if c["cross"] or c["split"]["name"] == split.name]

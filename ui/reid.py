@@ -18,6 +18,17 @@ def saved_models(dataset_root: str, everywhere: bool = False) -> list[dict]:
     return sorted(cards, key=lambda c: c["cross"])          # stable: newest first within each group
 
 
+def preset_labels() -> dict[str, str]:
+    """Method -> its label with the accuracy and time measured (``core.recommended``), the recommended
+    one first."""
+    from core import recommended
+
+    out = {}
+    for i, p in enumerate(recommended.REID):
+        out[p.settings["method"]] = f"{'Recommended: ' if i == 0 else ''}{p.title} ({p.measured})"
+    return out
+
+
 def split_choices(ds) -> dict[str, str]:
     """Select-box labels -> split names for this dataset's layout (its default first)."""
     labels = {"course": "Course split (sorted ids; the last ones are hardest)",
@@ -88,3 +99,19 @@ def load_index(folder: str, mtime: float):
     from core.reid.index import GalleryIndex
 
     return GalleryIndex.load(folder)
+
+
+def result_grid(query, tiles: list, per_row: int = 5) -> None:
+    """The query on the left, the results in rows of ``per_row`` fixed-size tiles on the right: fits any
+    page width (ten tiles in one row ran past the edge at 1,400 px). ``tiles``: (image or None, caption)."""
+    from core.images import for_display
+
+    left, right = st.columns([1, 5])
+    left.image(for_display(query), caption="query", width=80)
+    for start in range(0, len(tiles), per_row):
+        cols = right.columns(per_row)
+        for col, (image, caption) in zip(cols, tiles[start:start + per_row]):
+            if image is None:
+                col.caption(caption)
+            else:
+                col.image(image, caption=caption, width=80)

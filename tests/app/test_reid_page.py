@@ -30,6 +30,8 @@ def test_search_from_camera_a_marks_the_true_match(trained):
     ranked = [c for c in caps if c.startswith("#")]
     assert len(ranked) == 10 and ranked[0].startswith("#1 id ")
     assert any("✓" in c for c in ranked)
+    scores = [int(c.rsplit("similarity ", 1)[1]) for c in ranked]       # 0-100, never a raw distance
+    assert scores[0] == 100 and scores == sorted(scores, reverse=True) and "d=" not in " ".join(ranked)
     assert any(c.value.startswith("True match at rank") for c in trained.caption)
 
 
