@@ -30,7 +30,7 @@ def ratings_per_user(ratings: pd.DataFrame) -> go.Figure:
 def genre_counts(movies: pd.DataFrame) -> go.Figure:
     counts = pd.Series([g for gl in movies["genre_list"] for g in gl]).value_counts().sort_values()
     fig = go.Figure(go.Bar(x=counts.values, y=counts.index, orientation="h", marker_color="#F58518"))
-    fig.update_layout(title="Movies per genre", xaxis_title="movies", **{**LAYOUT, "height": 480})
+    fig.update_layout(title="Movies per genre", xaxis_title="movies", yaxis_title="genre", **{**LAYOUT, "height": 480})
     return fig
 
 
@@ -39,7 +39,7 @@ def attribute_frequency(positives: pd.Series, total: int, top: int = 35) -> go.F
     fig = go.Figure(go.Bar(x=share.values, y=share.index, orientation="h", marker_color="#54A24B",
                            customdata=np.asarray(positives.head(top).iloc[::-1].values),
                            hovertemplate="%{y}: %{x:.1%} (%{customdata} images)<extra></extra>"))
-    fig.update_layout(title="Share of images with each attribute", xaxis_tickformat=".0%",
+    fig.update_layout(title="Share of images with each attribute", xaxis_tickformat=".0%", xaxis_title="share of images",
                       **{**LAYOUT, "height": max(340, 16 * len(share) + 80)})
     return fig
 
@@ -81,7 +81,7 @@ def cluster_sizes(sizes: pd.Series, names: list[str] | None = None) -> go.Figure
     fig = go.Figure(go.Bar(y=[group_label(c, names) for c in sizes.index], x=sizes.values, orientation="h",
                            marker_color=[PALETTE[c % len(PALETTE)] for c in sizes.index],
                            hovertemplate="%{y}: %{x} users<extra></extra>"))
-    fig.update_layout(title=f"Users per group (k = {len(sizes)})", xaxis_title="users",
+    fig.update_layout(title=f"Users per group (k = {len(sizes)})", xaxis_title="users", yaxis_title="group",
                       **{**LAYOUT, "height": max(300, 34 * len(sizes) + 140)})
     fig.update_yaxes(autorange="reversed")
     return fig
@@ -94,7 +94,7 @@ def genre_bars(means: pd.DataFrame, clusters: list[int], value_label: str, names
         fig.add_trace(go.Bar(name=group_label(c, names), x=list(means.columns), y=means.loc[c].values,
                              marker_color=PALETTE[c % len(PALETTE)]))
     fig.update_layout(barmode="group", title=f"Genre taste of the largest groups ({value_label})",
-                      yaxis_title=value_label, **{**LAYOUT, "height": 420})
+                      xaxis_title="genre", yaxis_title=value_label, **{**LAYOUT, "height": 420})
     return fig
 
 
@@ -102,7 +102,8 @@ def genre_heatmap(means: pd.DataFrame, value_label: str, names: list[str] | None
     fig = go.Figure(go.Heatmap(z=means.values, x=list(means.columns), y=[group_label(c, names) for c in means.index],
                                colorscale="RdBu_r" if (means.values < 0).any() else "Blues",
                                colorbar=dict(title=value_label)))
-    fig.update_layout(title="All groups x genres", **{**LAYOUT, "height": max(340, 28 * len(means) + 120)})
+    fig.update_layout(title="All groups x genres", xaxis_title="genre", yaxis_title="group",
+                      **{**LAYOUT, "height": max(340, 28 * len(means) + 120)})
     return fig
 
 
@@ -113,7 +114,7 @@ def membership(probabilities: np.ndarray, names: list[str] | None = None) -> go.
                            marker_color=[PALETTE[c % len(PALETTE)] for c in ks],
                            hovertemplate="%{y}: %{x:.0%}<extra></extra>"))
     fig.update_layout(title="Membership probability", xaxis_tickformat=".0%", xaxis_range=[0, 1],
-                      xaxis_title="probability", **{**LAYOUT, "height": max(300, 34 * len(ks) + 140)})
+                      xaxis_title="probability", yaxis_title="group", **{**LAYOUT, "height": max(300, 34 * len(ks) + 140)})
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -125,7 +126,8 @@ def profile_vs_cluster(user: pd.Series, cluster: pd.Series, population: pd.Serie
     fig.add_trace(go.Bar(name=group, x=list(cluster.index), y=cluster.values, marker_color="#4C78A8"))
     fig.add_trace(go.Scatter(name="all users", x=list(population.index), y=population.values, mode="markers",
                              marker=dict(symbol="line-ew-open", size=18, color="#333")))
-    fig.update_layout(barmode="group", title=f"Genre profile: {who} against {group}", yaxis_title=value_label,
+    fig.update_layout(barmode="group", title=f"Genre profile: {who} against {group}", xaxis_title="genre",
+                      yaxis_title=value_label,
                       **{**LAYOUT, "height": 360})
     return fig
 
@@ -133,8 +135,9 @@ def profile_vs_cluster(user: pd.Series, cluster: pd.Series, population: pd.Serie
 def metric_bars(table: pd.DataFrame, metric: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=table[metric].values, y=table["method"].values, orientation="h",
                            marker_color=["#4C78A8" if m.startswith("GMM") else "#BAB0AC" for m in table["method"]],
-                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=f"{metric} on held-out ratings (higher is better)", **{**LAYOUT, "height": 300})
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(title=f"{metric} on held-out ratings (higher is better)", xaxis_title=metric,
+                      xaxis_tickformat=".0%", yaxis_title="recommender", **{**LAYOUT, "height": 300})
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -186,7 +189,8 @@ def embedding_scatter(points: pd.DataFrame) -> go.Figure:
         customdata=np.stack([points["pid"], points["role"]], axis=1),
         hovertemplate="identity %{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
     fig.update_layout(title="Embedding map (t-SNE of test images; same colour and close = same person?)",
-                      xaxis_visible=False, yaxis_visible=False, **{**LAYOUT, "height": 520})
+                      xaxis_title="t-SNE direction 1 (no unit)", yaxis_title="t-SNE direction 2 (no unit)",
+                      xaxis_showticklabels=False, yaxis_showticklabels=False, **{**LAYOUT, "height": 520})
     return fig
 
 
@@ -200,9 +204,9 @@ def probability_bars(probs: pd.Series, thresholds: dict, names: dict | None = No
         x=probs.values, y=[names.get(a, a) for a in probs.index], orientation="h",
         marker_color=["#54A24B" if ok else "#BAB0AC" for ok in passed],
         customdata=[thresholds.get(a, 0.5) for a in probs.index],
-        hovertemplate="%{y}: %{x:.1%} (threshold %{customdata:.2f})<extra></extra>"))
+        hovertemplate="%{y}: %{x:.1%} (threshold %{customdata:.0%})<extra></extra>"))
     fig.update_layout(title=title or "Probability per attribute (green: predicted)", xaxis_tickformat=".0%",
-                      xaxis_range=[0, 1], **{**LAYOUT, "height": max(300, 18 * len(probs) + 80)})
+                      xaxis_range=[0, 1], xaxis_title="probability", **{**LAYOUT, "height": max(300, 18 * len(probs) + 80)})
     return fig
 
 
@@ -212,6 +216,6 @@ def attribute_scores(per: pd.DataFrame, metric: str = "mA") -> go.Figure:
                            hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.add_vline(x=0.5, line_dash="dot", annotation_text="chance")
     fig.update_layout(title=f"Per-attribute {metric} on the test images (hard ones at the top)", xaxis_tickformat=".0%",
-                      xaxis_range=[0, 1], **{**LAYOUT, "height": max(340, 18 * len(d) + 100)})
+                      xaxis_range=[0, 1], xaxis_title=metric, **{**LAYOUT, "height": max(340, 18 * len(d) + 100)})
     fig.update_yaxes(autorange="reversed")
     return fig

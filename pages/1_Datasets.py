@@ -60,7 +60,7 @@ def header(kind: str):
         st.info(source.note)
     counts = catalog.summary(kind, dataset)
     for col, (key, value) in zip(st.columns(len(counts)), counts.items()):
-        col.metric(key, f"{value:,}" if isinstance(value, int) else value)
+        col.metric(key, f"{value:,}" if isinstance(value, int) else f"{value:.2f}" if isinstance(value, float) else value)
     for problem in dataset.problems:
         st.warning(f"Problem found: {problem}")
     return dataset

@@ -221,7 +221,7 @@ def summary(kind: str, dataset) -> dict:
         r = dataset.ratings
         return {"users": int(r.userId.nunique()), "movies rated": int(r.movieId.nunique()),
                 "movies in catalogue": len(dataset.movies), "ratings": len(r), "genres": len(dataset.genres),
-                "mean rating": round(float(r.rating.mean()), 3)}
+                "mean rating (stars)": round(float(r.rating.mean()), 2)}
     f = dataset.frame
     return {"images": len(f), "persons": int(f.person.nunique()), "subsets": int(f.subset.nunique()),
             "attributes": len(dataset.attributes)}

@@ -16,6 +16,12 @@ pytestmark = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), r
 def trained():
     at = open_page(PAGE, timeout=600)
     assert any("No saved attribute model" in i.value for i in at.info)   # nothing trained on page load
+    assert at.radio(key="attr_preset").value == "finetuned-256"          # the recommended model by default
+    assert at.radio(key="attr_split").value == "person-disjoint"
+    assert at.radio(key="attr_preset").options[0].startswith("Recommended: ")
+    assert "mA 66.6 % on PETA's person-disjoint split" in at.radio(key="attr_preset").options[0]   # as measured
+    at.radio(key="attr_preset").set_value("heads-128")                    # the fastest, for the tests
+    at.radio(key="attr_split").set_value("random-image")
     at.button(key="attr_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value.startswith("Trained and saved attr-xception") for s in at.success)
@@ -59,7 +65,7 @@ def test_browse_search_and_metrics(trained):
     assert marks and sum(c.startswith("✓") for c in marks) > len(marks) / 2
     at.multiselect(key="search_attrs").set_value(["lowerBodyJeans", "carryingMessengerBag"]).run()
     ranked = [c for el in at.get("image") for c in el.captions if c.startswith("#")]
-    assert len(ranked) == 12 and ranked[0].startswith("#1 p=")
+    assert len(ranked) == 12 and ranked[0].startswith("#1 · ") and "%" in ranked[0]
     assert sum(c.endswith("✓") for c in ranked[:6]) >= 3
     labels = {m.label for m in at.metric}
     assert {"mA", "accuracy", "precision", "recall", "F1"} <= labels
@@ -68,6 +74,7 @@ def test_browse_search_and_metrics(trained):
 
 def test_training_with_neighbour_votes_and_the_larger_input(trained, demo_dir):
     at = trained
+    at.radio(key="attr_preset").set_value("custom").run()
     at.toggle(key="attr_neighbours").set_value(True)
     at.radio(key="attr_input").set_value(((256, 128), "stripes"))
     at.button(key="attr_train").click().run(timeout=600)
@@ -85,6 +92,7 @@ def test_training_with_neighbour_votes_and_the_larger_input(trained, demo_dir):
 
 def test_training_a_fine_tuned_model_and_using_it(trained, demo_dir):
     at = trained
+    at.radio(key="attr_preset").set_value("custom").run()
     at.toggle(key="attr_neighbours").set_value(True)
     at.radio(key="attr_input").set_value(((128, 64), "avg"))
     at.toggle(key="attr_finetune").set_value(True)
