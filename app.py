@@ -6,7 +6,12 @@ import logging
 
 import streamlit as st
 
+from core import quiet
 from ui import state
+
+# TensorFlow's native start-up notices (no GPU here, oneDNN on) would otherwise read as warnings and
+# errors in the server's log; anything else on standard error passes unchanged.
+quiet.filter_native_stderr()
 
 # Model loads are logged to the server's stderr ("studio loaded model ..."): one line per load, so that
 # an operator (and the concurrency test) can see that sessions share the cached models.

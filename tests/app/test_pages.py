@@ -16,7 +16,7 @@ def test_home_explains_the_three_systems():
     at = app()
     assert at.title[0].value == "Person Re-ID & Clustering Studio"
     text = " ".join(m.value for m in at.markdown)
-    for words in ["re-identification", "Gaussian mixture", "Attribute recognition"]:
+    for words in ["Find the same person again", "Gaussian mixture", "Describe a pedestrian"]:
         assert words in text
     assert at.sidebar.text_input[0].label == "Data folder"
 

@@ -24,10 +24,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_path: Path | None = None):
+def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_path: Path | None = None,
+                     watcher: str = "none"):
     """Yield the base URL of a running server; stop it afterwards. Bounded wait for start-up. The
     server's output goes to ``log_path`` (a temporary file by default: a pipe nobody reads would fill
-    up and stall the server)."""
+    up and stall the server). ``watcher``: Streamlit's file watcher type (off, as ``make run`` has it)."""
     import tempfile
 
     port = free_port()
@@ -36,7 +37,7 @@ def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_
     log = open(log_path, "wb")
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "app.py"), "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", watcher]
     proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -63,7 +63,7 @@ def page(browser):
 def test_visit_every_page(page, server, tmp_path):
     page.goto(server)
     expect(page.get_by_role("heading", name="Person Re-ID & Clustering Studio")).to_be_visible(timeout=LONG)
-    snap(page, "home", tmp_path, 900)
+    snap(page, "home-first-run", tmp_path, 900)
     page.get_by_role("link", name="Datasets").first.click()
     expect(page.get_by_role("heading", name="Re-identification images")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("Camera A (query side)")).to_be_visible(timeout=LONG)
@@ -115,6 +115,7 @@ def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path, demo_dir):
     no_model = page.get_by_text("No saved model for this data yet")
     expect(model_box.or_(no_model)).to_be_visible(timeout=LONG)
     if no_model.is_visible():
+        page.get_by_text("LOMO colour/texture stripes with an XQDA metric", exact=False).click()   # the fastest
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_text("Trained and saved reid-lomo-xqda")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("True match at rank")).to_be_visible(timeout=LONG)    # a camera-A query first
@@ -142,6 +143,7 @@ def test_attributes_upload_shows_probability_bars(page, server, demo_dir, tmp_pa
     model_box = page.get_by_text("Model", exact=True)
     expect(no_model.or_(model_box)).to_be_visible(timeout=LONG)
     if no_model.is_visible():
+        page.get_by_text("Xception at 128 x 64, global average features, heads only", exact=False).click()
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_text("Trained and saved attr-xception")).to_be_visible(timeout=300_000)
     photo = next((demo_dir / "VIPeR" / "cam_b").glob("001_*.png"))

@@ -1,0 +1,187 @@
+"""core.prepare (make models / python -m core prepare), the weights check, similarity and kept test scores."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import artifacts, backbones, prepare, recommended
+from core.reid import search
+
+
+@pytest.fixture
+def settings(tmp_path, cache_dir, demo_dir):
+    return prepare.Settings(model_dir=str(tmp_path / "models"), cache_dir=str(cache_dir))
+
+
+def test_status_on_an_empty_model_folder_says_what_is_missing(settings):
+    rows = prepare.status(settings)
+    assert [r.system for r in rows] == ["reid", "clustering", "attributes"]
+    for r in rows:
+        assert r.state == "missing" and r.dataset == "the built-in demo data" and not r.headline
+        assert r.model == recommended.recommended(r.system).title
+        assert r.expected_s and r.expected_s > 0
+
+
+def test_clustering_is_prepared_once_then_kept(settings):
+    steps = []
+    rows = prepare.run(settings, ["clustering"], progress=lambda f, t: steps.append(f))
+    (row,) = rows
+    assert row.state == "ready", row.note
+    assert row.metric == "Good picks in the top 10" and row.value.endswith(" %")
+    assert "taste groups" in row.headline and "most popular" in row.headline
+    assert steps == sorted(steps) and steps[-1] == 1.0             # one bar, forward only
+    card_path = next(settings.models.glob("clustering-*.json"))
+    card = json.loads(card_path.read_text())
+    assert card["kind"] == prepare.CLUSTERING_KIND and card["best_k"] >= 1
+    log = json.loads((settings.models / prepare.LOG).read_text())
+    assert log[row.path]["seconds"] == row.seconds
+
+    stamp = card_path.stat().st_mtime_ns
+    (again,) = prepare.run(settings, ["clustering"])                # kept: nothing written
+    assert again.state == "ready" and card_path.stat().st_mtime_ns == stamp
+    assert again.headline == row.headline and again.seconds == row.seconds
+    (status,) = prepare.status(settings, ["clustering"])
+    assert status.state == "ready" and status.value == row.value
+
+
+def test_an_unreadable_summary_is_trained_again(settings):
+    prepare.run(settings, ["clustering"])
+    card_path = next(settings.models.glob("clustering-*.json"))
+    card_path.write_text("{not json")
+    (row,) = prepare.status(settings, ["clustering"])
+    assert row.state == "missing"
+    (row,) = prepare.run(settings, ["clustering"])
+    assert row.state == "ready" and json.loads(card_path.read_text())["kind"] == prepare.CLUSTERING_KIND
+
+
+def test_attributes_without_usable_weights_fail_with_the_fix(settings, tmp_path):
+    bad = tmp_path / "weights.h5"
+    bad.write_text("not weights")
+    settings.weights = str(bad)
+    (row,) = prepare.run(settings, ["attributes"])
+    assert row.state == "failed"
+    assert "is not an HDF5 weights file" in row.note and backbones.KERAS_URL in row.note
+    assert not list(settings.models.glob("attr-*"))
+
+
+def test_a_data_folder_without_a_kind_says_so_and_uses_the_demo(settings, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    settings.data_dir = str(folder)
+    (row,) = prepare.status(settings, ["clustering"])
+    assert row.dataset == "the built-in demo data" and row.note
+
+
+def test_cli_status_json_and_bad_systems(settings, capsys):
+    from core.__main__ import main
+
+    assert main(["status", "--systems", "clustering", "--model-dir", settings.model_dir,
+                 "--cache-dir", settings.cache_dir, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["system"] == "clustering" and rows[0]["state"] in ("missing", "ready")
+    with pytest.raises(SystemExit) as exc:
+        main(["prepare", "--systems", "reid,nonsense"])
+    assert exc.value.code == 2
+
+
+def test_phased_progress_moves_forward_only():
+    seen = []
+    update = prepare.phased(lambda f, t: seen.append(round(f, 3)),
+                            (("first", 0.0, 0.5), ("second", 0.5, 0.9), ("", 0.9, 1.0)))
+    for text in ("first", "second"):
+        for f in (0.0, 0.5, 1.0):
+            update(f, f"{text}: step")
+    update(0.2, "unknown")                 # an unlisted phase never moves the bar back
+    assert seen == [0.0, 0.25, 0.5, 0.5, 0.7, 0.9, 0.92]
+
+
+def test_preset_estimates_scale_with_the_data():
+    p = recommended.recommended("attributes")
+    assert p.estimate_seconds(p.units) == pytest.approx(p.seconds)
+    assert p.overhead < p.estimate_seconds(100) < p.estimate_seconds(1000)
+    assert recommended.minutes(30) == "about 30 seconds" and recommended.minutes(970) == "about 16 minutes"
+    assert recommended.minutes(4000) == "about 1 hour 7 minutes"
+
+
+# ------------------------------------------------------------------------------------ weights
+def test_weights_status(tmp_path, monkeypatch):
+    good = tmp_path / "good.h5"
+    good.write_bytes(backbones.HDF5_SIGNATURE + b"\0" * 64)
+    assert backbones.weights_status(str(good)).source == "file" and backbones.weights_status(str(good)).ok
+    missing = backbones.weights_status(str(tmp_path / "nope.h5"))
+    assert not missing.ok and "does not exist" in missing.message
+    monkeypatch.delenv("STUDIO_XCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    none = backbones.weights_status(None, can_download=lambda: False)
+    assert none.source == "missing" and not none.ok and backbones.KERAS_URL in none.message
+    assert backbones.weights_status(None, can_download=lambda: True).source == "download"
+    cached = backbones.keras_cache_file()
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(good.read_bytes())
+    assert backbones.weights_status(None, can_download=lambda: False).source == "keras-cache"
+
+
+# ------------------------------------------------------------------------------------ similarity
+def test_similarity_is_100_at_the_closest_and_0_from_the_median():
+    row = np.array([5.0, 1.0, 3.0, 9.0, 7.0])
+    s = search.similarity(row)
+    assert s[1] == 100 and s[2] == 50 and s[0] == 0 and s[3] == 0 and s[4] == 0
+    assert list(search.similarity(row, [1.0, 2.0])) == [100.0, 75.0]
+    assert list(search.similarity(np.ones(4))) == [100.0] * 4            # no spread: all equally close
+
+
+# ------------------------------------------------------------------------------------ kept test scores
+def test_test_scores_are_used_only_for_the_same_model_and_rows(tmp_path):
+    from core.attributes import train as A
+
+    stem = tmp_path / "attr-x"
+    artifacts.atomic_write_json(tmp_path / "attr-x.json", {"kind": A.KIND, "keras_sha256": "abc"})
+    probs = pd.DataFrame({"a": [0.1, 0.9], "b": [0.5, 0.25]})
+    split = type("S", (), {"test": np.array([3, 7])})
+    A.save_test_scores(stem, {"probabilities": probs, "split": split})
+    model = type("M", (), {"card": {"keras_sha256": "abc"}})
+    kept = A.saved_test_scores(stem, model, np.array([3, 7]))
+    pd.testing.assert_frame_equal(kept, probs.astype(np.float32))
+    assert A.saved_test_scores(stem, model, np.array([3, 8])) is None
+    assert A.saved_test_scores(stem, type("M", (), {"card": {"keras_sha256": "other"}}), np.array([3, 7])) is None
+    (tmp_path / "attr-x.test-scores.npz").write_bytes(b"garbage")
+    assert A.saved_test_scores(stem, model, np.array([3, 7])) is None
+
+
+# ------------------------------------------------------------------------------------ quiet server log
+def test_native_start_up_notices_are_dropped_and_the_rest_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    script = tmp_path / "noisy.py"
+    script.write_text(
+        "import os, sys\n"
+        "from core import quiet\n"
+        "quiet.filter_native_stderr()\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "os.write(2, b'I0000 00:00:1796364316.874407    2962 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "os.write(2, b'E0000 00:00:1796364321.141102    2962 cuda_platform.cc:52] failed call to cuInit: x\\n')\n"
+        "os.write(2, b'E0000 00:00:1796364321.141102    2962 other.cc:1] a real error\\n')\n"
+        "print('a Python warning', file=sys.stderr)\n"
+        "raise SystemExit('the last line')\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=PROJECT, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["E0000 00:00:1796364321.141102    2962 other.cc:1] a real error",
+                                        "a Python warning", "the last line"]
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+def test_an_interrupted_run_keeps_what_was_finished(settings):
+    def stop_at_attributes(fraction, text):
+        if text.startswith("Attributes"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        prepare.run(settings, ["clustering", "attributes"], progress=stop_at_attributes)
+    rows = {r.system: r for r in prepare.status(settings, ["clustering", "attributes"])}
+    assert rows["clustering"].state == "ready" and rows["attributes"].state == "missing"
+    assert not list(settings.models.glob("attr-*"))                 # nothing half-written
