@@ -8,7 +8,7 @@ ADDRESS ?= 127.0.0.1
 STREAMLIT_FLAGS := --server.address $(ADDRESS) --server.port $(PORT) --server.headless true \
 	--browser.gatherUsageStats false --server.fileWatcherType none
 
-.PHONY: run test test-fast venv scale java chromium bench clean screenshots
+.PHONY: run models test test-fast venv scale java chromium bench clean screenshots
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ java:
 run: venv
 	STUDIO_DATA_DIR="$(DATA_DIR)" $(PY) -m streamlit run app.py $(STREAMLIT_FLAGS)
 
+# The recommended model of each system on the data folder, in one go (resumable: what exists is kept).
+models: venv
+	STUDIO_DATA_DIR="$(DATA_DIR)" $(PY) -m core prepare
+
 # Debian's chromium for the browser tests (Playwright's own browser download fails on these machines).
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -50,7 +54,7 @@ test-fast: venv scale
 
 # The README's pictures: the browser journeys, saving what they end on (demo data, 1400 px wide).
 screenshots: venv chromium
-	STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/e2e/test_browser.py
+	STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/e2e/test_browser.py tests/e2e/test_presenter.py
 
 bench: venv
 	$(PY) -m bench.clustering

@@ -141,10 +141,11 @@ class _Reid(_System):
     def train(self, progress):
         from .reid import train as T
 
-        progress = phased(progress, (("test images", 0.85, 1.0), ("", 0.0, 0.85)))
+        progress = phased(progress, (("test images", 0.85, 1.0), ("features", 0.0, 0.85)))
         cfg = T.TrainConfig(method=self.preset.settings["method"], seed=self.settings.seed, weights=self.settings.weights)
         with artifacts.training_lock("reid", self.settings.models):
-            model, _ = T.train_and_save(self.data, self.split, cfg, self.stem, lambda f, text, *_: progress(f, text))
+            model, _ = T.train_and_save(self.data, self.split, cfg, self.stem, lambda f, text, *_: progress(f, text),
+                                        cache_dir=self.settings.cache_dir)
         return model.card
 
     def headline(self, card):
@@ -263,7 +264,7 @@ class _Attributes(_System):
         if not status.ok:
             raise backbones.WeightsError(status.message)
         progress = phased(progress, (("frozen layers, every image", 0.0, 0.35), ("frozen layers, mirror", 0.35, 0.7),
-                                     ("heads", 0.7, 0.75), ("fine-tuning", 0.75, 0.95), ("", 0.95, 1.0)))
+                                     ("heads", 0.7, 0.75), ("fine-tuning", 0.75, 0.95), ("neighbour votes", 0.95, 1.0)))
         with artifacts.training_lock("attributes", self.settings.models):
             model, _ = A.train_and_save(self.data, self.cfg, self.stem, self.epochs, progress=progress,
                                         cache_dir=self.settings.cache_dir)
@@ -281,8 +282,8 @@ CLASSES = {"reid": _Reid, "clustering": _Clustering, "attributes": _Attributes}
 
 def phased(progress, phases):
     """A progress callback for work reported in phases that each run from 0 to 1: ``phases`` maps the
-    first text that starts with a prefix to its share ``(prefix, start, end)`` of the whole (the last
-    prefix, "", catches the rest), so one bar moves forward only."""
+    texts that start with a prefix to their share ``(prefix, start, end)`` of the whole; a text of no
+    listed phase leaves the bar where it is, so one bar moves forward only."""
     state = {"at": 0.0}
 
     def update(fraction, text="", *_):

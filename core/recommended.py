@@ -39,9 +39,8 @@ ML_SMALL_RATINGS = 100836
 REID = (
     Preset("lomo-gog-xqda", "reid", "LOMO + GOG descriptors, one XQDA metric",
            "Rank-1 49.2 % on VIPeR's 10 literature splits, 27.3 % on the course split; trains in about 2 minutes",
-           # 110 s of XQDA training on the course split's 964 images (bench reid-nondeep) plus describing the
-           # 300 test images at 10.6 images/s: about 140 s for the whole dataset's 1,264 images.
-           140.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "lomo-gog-xqda"}),
+           # make models: 104 s for VIPeR's 1,264 images (training and test descriptors, XQDA, evaluation)
+           105.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "lomo-gog-xqda"}),
     Preset("gog-xqda", "reid", "GOG descriptor with an XQDA metric",
            "Rank-1 46.8 % on the literature splits, 32.7 % on the course split; about 2 minutes",
            120.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "gog-xqda"}),
@@ -54,23 +53,25 @@ CLUSTERING = (
     Preset("share-diag", "clustering", "Share of ratings per genre, diagonal Gaussian mixtures, k = 1 to 25, 5 seeds",
            "BIC-best k = 9 on MovieLens latest-small (each seed's own best: 8 to 10); the hybrid recommender's "
            "precision at 10 is 8.8 % against 5.8 % for the most popular films; fitted in about 15 seconds",
-           15.0, ML_SMALL_RATINGS, "bench/results/clustering.md",
+           14.0, ML_SMALL_RATINGS, "bench/results/clustering.md",
            {"profile": "share", "covariance": "diag", "n_init": 3, "seeds": 5, "k_max": 25}),
 )
 
 ATTRIBUTES = (
     Preset("finetuned-256", "attributes",
            "Xception at 256 x 128, global + 4 stripe features, exit flow fine-tuned, neighbour votes",
-           "mA 66.6 % on PETA's person-disjoint split (82.0 % on the random image split); about 16 minutes from "
-           "an empty cache",
-           970.0, PETA_IMAGES, "bench/results/attributes-256x128.md",
+           "mA 66.6 % on PETA's person-disjoint split (82.0 % on the random image split); 16 to 28 minutes from "
+           "an empty cache, depending on the machine",
+           # make models on 2026-12-04 (bench/results/prepare.md): 1,649 s for PETA's 14,436 images on a 2-core
+           # machine whose Xception ran at 25 images/s; 970 s on the benchmark's machine (45 images/s).
+           1650.0, PETA_IMAGES, "bench/results/attributes-256x128.md, bench/results/prepare.md",
            {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": True}, overhead=60.0),
     Preset("heads-256", "attributes", "Xception at 256 x 128, global + 4 stripe features, heads only, neighbour votes",
-           "mA 65.4 % person-disjoint (79.8 % random images); about 6 minutes",
+           "mA 65.4 % person-disjoint (79.8 % random images); about 6 minutes on the benchmark's machine",
            360.0, PETA_IMAGES, "bench/results/attributes-256x128.md",
            {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": False}, overhead=30.0),
     Preset("heads-128", "attributes", "Xception at 128 x 64, global average features, heads only",
-           "mA 62.5 % person-disjoint (72.6 % random images); about 4 minutes",
+           "mA 62.5 % person-disjoint (72.6 % random images); about 4 minutes on the benchmark's machine",
            215.0, PETA_IMAGES, "bench/results/attributes.md",
            {"height": 128, "width": 64, "pooling": "avg", "neighbours": False, "finetune": False}, overhead=30.0),
 )

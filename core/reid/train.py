@@ -245,7 +245,7 @@ def load(stem) -> ReidModel:
 
 # ----------------------------------------------------------------------------- training
 def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None,
-          checkpoint=None, resume: bool = False) -> ReidModel:
+          checkpoint=None, resume: bool = False, cache_dir=None) -> ReidModel:
     """Train ``cfg.method`` on the split's training identities (plus ``extra`` identities, if given).
 
     Deep methods with ``checkpoint`` (a model stem) save ``STEM-ckpt.*`` after every epoch; ``resume``
@@ -266,7 +266,7 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
                     descriptor_version=handcrafted.DESCRIPTOR_VERSION, train_seconds=0.0)
         if cfg.method not in XQDA_METHODS:
             return ReidModel(cfg.method, card)
-        F = handcrafted.DescriptorCache(descriptor).features(
+        F = handcrafted.DescriptorCache(descriptor, cache_dir).features(
             list(train_f.path), None if progress is None else (lambda f, text: progress(f, f"features: {text}", [])))
         a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
         xq = handcrafted.XQDA(blocks=handcrafted.blocks(descriptor)).fit(
@@ -334,11 +334,11 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128) -> np.ndarray:
+def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128, cache_dir=None) -> np.ndarray:
     """Image files -> what the model compares; hand-crafted descriptors come from (and go to) the disk
     cache, so a gallery described once (in training, by ``core.prepare``) is read, not recomputed."""
     if model.method in LOMO_METHODS:
-        feats = handcrafted.DescriptorCache(HANDCRAFTED[model.method]).features(list(paths), progress)
+        feats = handcrafted.DescriptorCache(HANDCRAFTED[model.method], cache_dir).features(list(paths), progress)
         return model.from_descriptors(feats) if len(paths) else np.zeros((0, 1), np.float32)
     out = []
     for start in range(0, len(paths), batch):
@@ -357,20 +357,21 @@ class SplitEmbeddings:
     g_frame: object
 
 
-def test_embeddings(model: ReidModel, ds: ReidDataset, split: Split, reverse: bool = False, progress=None):
+def test_embeddings(model: ReidModel, ds: ReidDataset, split: Split, reverse: bool = False, progress=None,
+                    cache_dir=None):
     """The split's queries and gallery (:func:`core.datasets.splits.split_frames`), embedded."""
     _, qf, gf = split_frames(ds, split, reverse)
-    emb = embed_paths(model, list(qf.path) + list(gf.path), progress)
+    emb = embed_paths(model, list(qf.path) + list(gf.path), progress, cache_dir=cache_dir)
     return SplitEmbeddings(emb[:len(qf)], emb[len(qf):], qf, gf)
 
 
 def train_and_save(ds: ReidDataset, split: Split, cfg: TrainConfig, stem, progress=None, extra=None,
-                   resume: bool = False) -> tuple[ReidModel, evaluation.RankResult]:
+                   resume: bool = False, cache_dir=None) -> tuple[ReidModel, evaluation.RankResult]:
     """Train, evaluate on the split's test identities, put the metrics and CMC on the card, save at
     ``stem`` (atomically): what the CLI's ``train``, the page's Train button and ``core.prepare`` do."""
-    model = train(ds, split, cfg, progress, extra=extra, checkpoint=stem, resume=resume)
+    model = train(ds, split, cfg, progress, extra=extra, checkpoint=stem, resume=resume, cache_dir=cache_dir)
     emb = test_embeddings(model, ds, split, progress=None if progress is None else
-                          (lambda f, text: progress(f, f"test images: {text}")))
+                          (lambda f, text: progress(f, f"test images: {text}")), cache_dir=cache_dir)
     result = rank(model, emb)
     model.card["metrics"] = {split.name: result.summary()}
     model.card["cmc"] = result.cmc.tolist()

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_path: Path | None = None,
-                     watcher: str = "none"):
+                     watcher: str = "none", extra_args: tuple = ()):
     """Yield the base URL of a running server; stop it afterwards. Bounded wait for start-up. The
     server's output goes to ``log_path`` (a temporary file by default: a pipe nobody reads would fill
     up and stall the server). ``watcher``: Streamlit's file watcher type (off, as ``make run`` has it)."""
@@ -37,7 +37,7 @@ def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_
     log = open(log_path, "wb")
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "app.py"), "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", watcher]
+           "--server.fileWatcherType", watcher, *extra_args]
     proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -88,12 +88,13 @@ def test_cli_status_json_and_bad_systems(settings, capsys):
 def test_phased_progress_moves_forward_only():
     seen = []
     update = prepare.phased(lambda f, t: seen.append(round(f, 3)),
-                            (("first", 0.0, 0.5), ("second", 0.5, 0.9), ("", 0.9, 1.0)))
+                            (("first", 0.0, 0.5), ("second", 0.5, 0.9), ("last", 0.9, 1.0)))
     for text in ("first", "second"):
         for f in (0.0, 0.5, 1.0):
             update(f, f"{text}: step")
-    update(0.2, "unknown")                 # an unlisted phase never moves the bar back
-    assert seen == [0.0, 0.25, 0.5, 0.5, 0.7, 0.9, 0.92]
+        update(1.0, "between phases")      # a text of no listed phase leaves the bar where it is
+    update(0.2, "last: step")
+    assert seen == [0.0, 0.25, 0.5, 0.5, 0.5, 0.7, 0.9, 0.9, 0.92]
 
 
 def test_preset_estimates_scale_with_the_data():
