@@ -71,7 +71,7 @@ async def visitor(browser, url: str, timeout_ms: float) -> float:
     start = time.perf_counter()
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
-    await page.goto(url + "/clustering")
+    await page.goto(url + "/clustering", timeout=timeout_ms)
     slider = page.get_by_role("slider", name="Number of groups (k)")
     await expect(slider).to_be_visible(timeout=timeout_ms)
     caption = page.get_by_text(re.compile(r"^Users per group \(k = \d+\)"))
