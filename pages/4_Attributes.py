@@ -98,7 +98,8 @@ with tab_pred:
     files = st.file_uploader("Photos of pedestrians", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
                              accept_multiple_files=True, key="attr_upload")
     tuned = st.toggle("Use the thresholds tuned on validation", value=True, key="attr_tuned")
-    threshold = None if tuned else st.slider("Threshold", 0.05, 0.95, 0.5, 0.05, key="attr_threshold")
+    threshold = None if tuned else st.slider("Threshold", 5, 95, 50, 5, key="attr_threshold", format="%d %%",
+                                             help="An attribute is predicted when its probability reaches this.") / 100
     for f in files or []:
         try:
             image = load_image(f.getvalue(), name=f.name)

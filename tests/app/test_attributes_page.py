@@ -54,7 +54,7 @@ def test_upload_gives_probability_bars(trained, demo_dir):
     assert any("notes.jpg cannot be used" in e.value for e in at.error)
     assert any(m.value.startswith("**Predicted:**") and "jeans" in m.value for m in at.markdown)
     at.toggle(key="attr_tuned").set_value(False).run()
-    at.slider(key="attr_threshold").set_value(0.95).run()
+    at.slider(key="attr_threshold").set_value(95).run()
     assert not at.exception
 
 
