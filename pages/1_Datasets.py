@@ -86,7 +86,10 @@ with tab_ratings:
         c1, c2 = st.columns(2)
         c1.plotly_chart(plots.rating_histogram(ml.ratings), key="rating_hist")
         c2.plotly_chart(plots.ratings_per_user(ml.ratings), key="per_user")
+        st.caption("Left: how generous the ratings are (most ratings are 3 to 4 stars). Right: most users rate "
+                   "few films and a few rate very many, which is why groups help the users with few ratings.")
         st.plotly_chart(plots.genre_counts(ml.movies), key="genres")
+        st.caption("Films per genre (a film can have several): the genres a user's taste is described by.")
         st.dataframe(ml.movies[["movieId", "title", "genres"]].head(50), hide_index=True)
 
 with tab_attr:
@@ -99,3 +102,5 @@ with tab_attr:
         for e in errors:
             st.warning(e)
         st.plotly_chart(plots.attribute_frequency(positives, len(attrs.frame)), key="attr_freq")
+        st.caption("Rare attributes (at the bottom) are the hard ones to learn: that is why the models weight them "
+                   "and why the accuracy reported is balanced between yes and no (mA).")

@@ -52,12 +52,14 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
                                   "epoch was saved. Untick to start again from scratch.")
     if st.button("Train", type="primary", key="train"):
         bar = st.progress(0.0, text="Starting…")
-        chart = st.empty()
+        chart, chart_note = st.empty(), st.empty()
 
         def report(fraction, text, history=None):
             bar.progress(min(1.0, fraction), text=text)
             if history:
                 chart.plotly_chart(plots.loss_curve(history), key=f"loss_{len(history)}")
+                chart_note.caption("The loss should fall epoch by epoch; flat from the start means nothing is "
+                                   "being learned.")
 
         cfg = T.TrainConfig(method=method, epochs=epochs or 1,
                             weights=state.weights_setting())

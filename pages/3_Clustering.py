@@ -148,6 +148,8 @@ else:
     c1.plotly_chart(plots.membership(resp[row], names), key="membership")
     c2.plotly_chart(plots.profile_vs_cluster(raw.iloc[row], means.loc[group], raw.mean(), unit,
                                              group=f"group {label}"), key="profile")
+    st.caption("Left: how likely each group is for this user. Right: the user's taste (red) against the group's "
+               "(blue) and the average user's (black marks): where red and blue agree, the group fits.")
     how = st.radio("Recommend with", ["hybrid", "groups"], horizontal=True, key="rec_method",
                    format_func={"hybrid": "Groups + similar films + popularity (best measured)",
                                 "groups": "The taste groups alone"}.get)

@@ -124,6 +124,8 @@ with tab_pred:
             c2.plotly_chart(plots.probability_bars(gp, {m: float(gp.max()) for m in gp.index},
                                                    {**names, f"{g}: none": "none of these"}, f"{g} (one of)"),
                             key=f"group_{g}_{f.file_id}")
+        c2.caption("Green bars are predicted (the probability reaches the attribute's threshold, tuned on "
+                   "validation images); in a one-of group only the most probable choice is.")
 
 split, test_probs = ua.test_probabilities(card["stem"], mtime, str(ds.root), ds)
 test_frame = ds.frame.iloc[split.test].reset_index(drop=True)
