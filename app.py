@@ -35,8 +35,6 @@ def home() -> None:
         "built-in demo data; point the **Data folder** in the sidebar at the real datasets (VIPeR, MovieLens, "
         "PETA and other published layouts) to use them instead.")
     dashboard.dashboard({"reid": REID, "clustering": CLUSTERING, "attributes": ATTRIBUTES})
-    st.caption("Each number above is measured on the test part of the data in use, never on what the model "
-               "trained on; the split is named beside it. Open a system's page for the details.")
     st.divider()
     st.subheader("What the three systems do")
     c1, c2, c3 = st.columns(3)

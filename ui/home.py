@@ -61,6 +61,9 @@ def _card(row: dict, page) -> None:
             st.markdown(":orange-badge[:material/schedule: Not trained yet]")
             st.caption(f"Recommended model: {row['model']}. Data: {row['dataset']}. Expected training time: "
                        f"{recommended.minutes(row['expected_s'] or 0)} on 2 cores.")
+            if row["system"] == "attributes" and not state.weights_status().ok:
+                st.warning("Needs Xception's ImageNet weights first: the sidebar says how to get them.",
+                           icon=":material/warning:")
             if st.button("Train it now", key=f"prepare_{row['system']}"):
                 _prepare([row["system"]])
         if row.get("note") and row["state"] != "failed":
@@ -104,3 +107,6 @@ def dashboard(pages: dict) -> None:
     for col, row in zip(cols, rows):
         with col:
             _card(row, pages[row["system"]])
+    if any(r["state"] == "ready" for r in rows):
+        st.caption("Each number above is measured on the test part of the data in use, never on what the model "
+                   "trained on; the split is named beside it. Open a system's page for the details.")
