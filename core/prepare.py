@@ -401,12 +401,13 @@ def _record(settings: Settings, row: Row) -> None:
 
 def table(rows: list[Row]) -> str:
     """The rows as a plain-text table for the terminal."""
-    head = ("system", "state", "model", "data", "headline", "time")
+    head = ("system", "state", "result", "time", "model", "data", "in words")
     lines = [head]
     for r in rows:
         took = recommended.minutes(r.seconds) if r.seconds is not None else (
             f"expect {recommended.minutes(r.expected_s)}" if r.expected_s and r.state != "ready" else "")
-        lines.append((r.title, r.state, r.model, r.dataset, r.headline or r.note, took))
+        lines.append((r.title, r.state, f"{r.metric} {r.value}".strip(), took, r.model, r.dataset,
+                      r.headline or r.note))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     out = ["  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines]
     notes = [f"{r.title}: {r.note}" for r in rows if r.note]

@@ -63,7 +63,6 @@ def page(browser):
 def test_visit_every_page(page, server, tmp_path):
     page.goto(server)
     expect(page.get_by_role("heading", name="Person Re-ID & Clustering Studio")).to_be_visible(timeout=LONG)
-    snap(page, "home-first-run", tmp_path, 900)
     page.get_by_role("link", name="Datasets").first.click()
     expect(page.get_by_role("heading", name="Re-identification images")).to_be_visible(timeout=LONG)
     expect(page.get_by_text("Camera A (query side)")).to_be_visible(timeout=LONG)

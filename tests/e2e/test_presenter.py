@@ -49,7 +49,7 @@ def test_presenter_path(prepared, tmp_path, demo_dir):
 
         # the home dashboard: all three ready, each with its number and split, nothing to train
         page.goto(url)
-        expect(page.get_by_text("Ready", exact=True)).to_have_count(3, timeout=LONG)
+        expect(page.locator(".stMarkdownBadge").filter(has_text="Ready")).to_have_count(3, timeout=LONG)
         expect(page.get_by_text("Not trained yet")).to_have_count(0)
         expect(page.get_by_role("button", name="Prepare all models")).to_have_count(0)
         for label in ("Rank-1", "Good picks in the top 10", "mA"):
