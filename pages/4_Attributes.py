@@ -33,7 +33,7 @@ INPUTS = {((128, 64), "avg"): "128 x 64, global average (fast)",
           ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)"}
 PRESETS = {**ua.preset_labels(), "custom": "Custom settings"}
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
-    preset = st.radio("Model", list(PRESETS), format_func=PRESETS.get, key="attr_preset")
+    preset = st.radio("Configuration", list(PRESETS), format_func=PRESETS.get, key="attr_preset")
     split_kind = st.radio("Split", list(SPLITS), format_func=SPLITS.get, key="attr_split")
     if preset == "custom":
         weighted = st.toggle("Weight rare attributes (DeepMAR)", value=True, key="attr_weighted")
