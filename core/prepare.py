@@ -228,13 +228,10 @@ class _Attributes(_System):
         super().__init__(settings, loaded)
         from .attributes import train as A
 
-        p = self.preset.settings
         split = "published" if "part" in self.data.frame.columns else "person-disjoint"
-        self.cfg = A.AttrConfig(height=p["height"], width=p["width"], pooling=p["pooling"], neighbours=p["neighbours"],
-                                split=split, seed=settings.seed, weights=settings.weights)
-        self.epochs = 3 if p["finetune"] else 0
-        tag = self.cfg.tag + ("-finetuned" if p["finetune"] else "")
-        self.stem = settings.models / artifacts.model_name("attr", tag, self.data.name, split)
+        self.cfg, self.epochs = A.preset_config(self.preset.settings, split, settings.seed, settings.weights)
+        self.stem = settings.models / artifacts.model_name("attr", self.cfg.model_tag(self.epochs > 0), self.data.name,
+                                                            split)
         self.row.path = str(self.stem)
 
     def units(self) -> int:
@@ -348,6 +345,7 @@ def run(settings: Settings | None = None, systems=SYSTEMS, force: bool = False, 
     ``progress(fraction, text)`` covers the whole run, weighted by each system's expected time. A system
     that fails (no weights, unreadable data) is reported in its row; the others still run."""
     settings = settings or Settings()
+    log = _log(settings)                    # the times of the models kept (those trained now are timed here)
     opened = [_open(system, settings, loaded) for system in systems]
     weights = [max(1.0, s.row.expected_s or 1.0) if not isinstance(s, Row) else 0.0 for s in opened]
     total, done = sum(weights) or 1.0, 0.0
@@ -372,7 +370,7 @@ def run(settings: Settings | None = None, systems=SYSTEMS, force: bool = False, 
         if card is not None:
             step(1.0, "kept the saved model")
             row = s.fill(card)
-            row.seconds = _log(settings).get(row.path, {}).get("seconds")
+            row.seconds = log.get(row.path, {}).get("seconds")
         else:
             start = time.perf_counter()
             try:

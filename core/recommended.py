@@ -6,9 +6,9 @@ accuracy and time. Every number here is copied from a results table under ``benc
 ``source``), measured on the real datasets on a 2-core machine without a GPU; the pages and
 ``python -m core prepare`` show them as they are.
 
-``seconds_per_unit`` turns the measured time into an estimate for another dataset of the same kind: the
-measured seconds divided by the number of images (re-ID, attributes) or ratings (clustering) it took
-them on, times this dataset's count.
+``Preset.estimate_seconds`` turns the measured time into an estimate for another dataset of the same
+kind: a fixed overhead, plus the rest of the measured seconds scaled by the number of images (re-ID,
+attributes) or ratings (clustering) against the count they were measured on.
 """
 from __future__ import annotations
 
@@ -88,6 +88,13 @@ def by_key(system: str, key: str) -> Preset:
         if p.key == key:
             return p
     raise KeyError(f"no {system} preset '{key}'")
+
+
+def labels(system: str) -> dict[str, str]:
+    """Preset key -> its label for a page's choice: the title and what it measured, the recommended one
+    first and said to be."""
+    return {p.key: f"{'Recommended: ' if i == 0 else ''}{p.title} ({p.measured})"
+            for i, p in enumerate(PRESETS[system])}
 
 
 def minutes(seconds: float) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import artifacts, checkpoint, plots
+from core import artifacts, checkpoint, plots, recommended
 from core.errors import StudioError
 from core.images import for_display, load_image
 from core.reid import protocols, search
@@ -31,7 +31,7 @@ c2.markdown(f"**Data:** {source.label} · {ur.layout_title(source)} · {len(ds.p
             f"*{split.name}*: {len(split.train)} identities to train on, {len(split.test)} to test on{distractors}")
 
 # ------------------------------------------------------------------ train
-METHOD_LABELS = {**ur.preset_labels(),
+METHOD_LABELS = {**recommended.labels("reid"),          # the preset keys are the method names
                  "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned; a reference)",
                  "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned; a reference)",
                  "course": "Course network: small CNN, triplet loss (Rank-1 3.3 % on VIPeR's course split, "

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, plots
+from core import artifacts, plots, recommended
 from core.attributes import labels as L
 from core.attributes import train as A
 from core.errors import StudioError
@@ -31,7 +31,7 @@ if "part" in ds.frame.columns:          # a dataset with its own split (PA-100K)
     SPLITS = {"published": "The dataset's own train / validation / test split", **SPLITS}
 INPUTS = {((128, 64), "avg"): "128 x 64, global average (fast)",
           ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)"}
-PRESETS = {**ua.preset_labels(), "custom": "Custom settings"}
+PRESETS = {**recommended.labels("attributes"), "custom": "Custom settings"}
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
     preset = st.radio("Configuration", list(PRESETS), format_func=PRESETS.get, key="attr_preset")
     split_kind = st.radio("Split", list(SPLITS), format_func=SPLITS.get, key="attr_split")
@@ -49,24 +49,24 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
                              help="Xception's exit flow is trained with the heads for up to 3 epochs, on images "
                                   "and their mirror images; predictions average an image and its mirror. On PETA "
                                   "at 256 x 128 this takes about 16 minutes on 2 cores.")
+        (h, w), pooling = size
+        cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights(),
+                           height=h, width=w, pooling=pooling, neighbours=neighbours)
+        epochs = A.FINETUNE_EPOCHS if finetune else 0
     else:
-        chosen = ua.preset(preset)
-        weighted, colours, neighbours = True, False, chosen["neighbours"]
-        size, finetune = ((chosen["height"], chosen["width"]), chosen["pooling"]), chosen["finetune"]
+        cfg, epochs = A.preset_config(recommended.by_key("attributes", preset).settings, split_kind,
+                                      weights=ua.weights())
     st.caption("Backbone features are computed once per image and cached; the times are measured on PETA "
                "(about 14,000 images) on 2 cores, from an empty cache.")
     if st.button("Train", type="primary", key="attr_train"):
         bar = st.progress(0.0, text="Starting…")
-        (h, w), pooling = size
-        cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights(),
-                           height=h, width=w, pooling=pooling, neighbours=neighbours)
         try:
             with artifacts.training_lock("attributes", state.model_dir()):
                 def show(fraction, text):
                     bar.progress(min(1.0, fraction), text=text)
 
-                stem = state.model_stem("attr", cfg.tag + ("-finetuned" if finetune else ""), ds.name, split_kind)
-                model, report = A.train_and_save(ds, cfg, stem, 3 if finetune else 0, progress=show)
+                stem = state.model_stem("attr", cfg.model_tag(epochs > 0), ds.name, split_kind)
+                model, report = A.train_and_save(ds, cfg, stem, epochs, progress=show)
             st.success(f"Trained and saved {stem.name}: mA {report['summary']['mA']:.1%} on the test images.")
         except StudioError as exc:
             st.error(str(exc))

@@ -12,21 +12,6 @@ def weights() -> str | None:
     return state.weights_setting()
 
 
-def preset_labels() -> dict[str, str]:
-    """Preset key -> its label with the accuracy and time measured (``core.recommended``), the
-    recommended one first."""
-    from core import recommended
-
-    return {p.key: f"{'Recommended: ' if i == 0 else ''}{p.title} ({p.measured})"
-            for i, p in enumerate(recommended.ATTRIBUTES)}
-
-
-def preset(key: str) -> dict:
-    from core import recommended
-
-    return recommended.by_key("attributes", key).settings
-
-
 def saved_models(dataset_root: str) -> list[dict]:
     return state.saved_models("attr-", ("attributes-keras",), dataset_root,
                               ("backbone.name", "split.name"))
@@ -57,10 +42,8 @@ def percent_columns(per):
     """The per-attribute table for people: rates as percentages with the unit in the header, names in words."""
     from core.attributes import labels as L
 
-    out = per.copy()
-    rates = [c for c in out.columns if c not in ("attribute", "positives") and out[c].dtype.kind == "f"]
-    for c in rates:
-        out[c] = (out[c] * 100).round(1)
+    rates = [c for c in per.columns if c not in ("attribute", "positives") and per[c].dtype.kind == "f"]
+    out = state.as_percent(per, rates)
     if "attribute" in out:
         out["attribute"] = [L.words(a) for a in out["attribute"]]
-    return out.rename(columns={c: f"{c} (%)" for c in rates})
+    return out

@@ -103,12 +103,10 @@ PERCENT_COLUMNS = ("P@10", "R@10", "NDCG@10", "coverage")
 
 
 def percent_table(table):
-    """Metrics as percentages with their unit in the header, for people (the CLI keeps fractions)."""
-    out = table.copy()
-    for c in PERCENT_COLUMNS:
-        if c in out:
-            out[c] = (out[c] * 100).round(1)
-    return out.rename(columns={c: f"{c} (%)" for c in PERCENT_COLUMNS if c in out})
+    """The recommenders' metrics as percentages (``state.as_percent``)."""
+    from ui import state
+
+    return state.as_percent(table, PERCENT_COLUMNS)
 
 
 STARS = {1: "1 ★", 2: "2 ★", 3: "3 ★", 4: "4 ★", 5: "5 ★"}

@@ -2,11 +2,9 @@
 "not trained yet" with a button and the expected time (``core.prepare`` does the work)."""
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from core import config, prepare, recommended
+from core import prepare, recommended
 from core.errors import StudioError
 from ui import state
 
@@ -14,8 +12,9 @@ ICONS = {"reid": ":material/person_search:", "clustering": ":material/movie:", "
 
 
 def _settings() -> prepare.Settings:
-    return prepare.Settings(state.data_dir_setting() or None, os.environ.get(config.ENV_CACHE_DIR) or None,
-                            None, state.weights_setting())
+    """The sidebar's data folder and weights; caches and models where the pages have them (the
+    environment's folders, or the defaults)."""
+    return prepare.Settings(state.data_dir_setting() or None, weights=state.weights_setting())
 
 
 def _loaded() -> dict:

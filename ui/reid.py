@@ -18,17 +18,6 @@ def saved_models(dataset_root: str, everywhere: bool = False) -> list[dict]:
     return sorted(cards, key=lambda c: c["cross"])          # stable: newest first within each group
 
 
-def preset_labels() -> dict[str, str]:
-    """Method -> its label with the accuracy and time measured (``core.recommended``), the recommended
-    one first."""
-    from core import recommended
-
-    out = {}
-    for i, p in enumerate(recommended.REID):
-        out[p.settings["method"]] = f"{'Recommended: ' if i == 0 else ''}{p.title} ({p.measured})"
-    return out
-
-
 def split_choices(ds) -> dict[str, str]:
     """Select-box labels -> split names for this dataset's layout (its default first)."""
     labels = {"course": "Course split (sorted ids; the last ones are hardest)",

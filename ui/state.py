@@ -119,6 +119,16 @@ def load_dataset(kind: str, pick: bool = False):
         return None, None, str(exc)
 
 
+def as_percent(table, columns):
+    """Fractions in these columns as percentages (one decimal) with the unit in the header, for people
+    (the command line keeps fractions)."""
+    out = table.copy()
+    present = [c for c in columns if c in out]
+    for c in present:
+        out[c] = (out[c] * 100).round(1)
+    return out.rename(columns={c: f"{c} (%)" for c in present})
+
+
 def model_dir():
     return config.model_dir(os.environ.get(config.ENV_MODEL_DIR) or None)
 

@@ -116,8 +116,8 @@ def main(argv=None) -> int:
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
                    neighbours=args.neighbours)
-        tag = cfg.tag + ("-finetuned" if args.finetune_epochs else "")
-        out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name("attr", tag, ds.name, args.split)
+        out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
+            "attr", cfg.model_tag(bool(args.finetune_epochs)), ds.name, args.split)
         with artifacts.training_lock("attributes"):
             bar, update = cli.progress_bar()
             model, report = A.train_and_save(ds, cfg, out, args.finetune_epochs or 0, args.finetune_lr,

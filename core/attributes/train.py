@@ -62,6 +62,21 @@ class AttrConfig:
             tag += f"-{self.height}x{self.width}"
         return tag + ("" if self.pooling == "avg" else f"-{self.pooling}")
 
+    def model_tag(self, finetuned: bool) -> str:
+        """What a saved model's default name says of it: ``tag``, then ``-finetuned`` for a fine-tuned one."""
+        return self.tag + ("-finetuned" if finetuned else "")
+
+
+FINETUNE_EPOCHS = 3          # the fine-tuned presets' (early stopping usually keeps fewer)
+
+
+def preset_config(settings: dict, split: str, seed: int = 0, weights=None) -> tuple[AttrConfig, int]:
+    """One of ``core.recommended.ATTRIBUTES``' settings as ``(AttrConfig, fine-tuning epochs)`` (0: heads
+    only), for the page's presets and ``core.prepare`` alike."""
+    cfg = AttrConfig(height=settings["height"], width=settings["width"], pooling=settings["pooling"],
+                     neighbours=settings["neighbours"], split=split, seed=seed, weights=weights)
+    return cfg, FINETUNE_EPOCHS if settings["finetune"] else 0
+
 
 @dataclass
 class AttributeModel:
