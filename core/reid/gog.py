@@ -19,6 +19,8 @@ separately before a metric is learned (``handcrafted.BlockNormaliser``), as the 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -45,19 +47,33 @@ def block_sizes(spaces=SPACES) -> list[int]:
 def spd_log_vectors(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """Gaussians ``(n, d)`` / ``(n, d, d)`` -> ``(n, (d+1)(d+2)/2)``: the log-Euclidean vector of each
     one's SPD embedding (determinant-normalised, so the scale of the covariance does not dominate)."""
+    return _log_vectors(_embedding(mean, cov + mean[:, :, None] * mean[:, None, :]))
+
+
+def _embedding(mean: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``[[E[xx'] + eps I, m], [m', 1]]`` from the means and second moments (``S + m m'``)."""
     n, d = mean.shape
-    cov = cov + EPS * np.eye(d)
-    sign, logdet = np.linalg.slogdet(cov)
     P = np.empty((n, d + 1, d + 1))
-    P[:, :d, :d] = cov + mean[:, :, None] * mean[:, None, :]
+    P[:, :d, :d] = second + EPS * np.eye(d)
     P[:, :d, d] = mean
     P[:, d, :d] = mean
     P[:, d, d] = 1.0
-    P *= np.exp(-logdet / (d + 1))[:, None, None]
+    return P
+
+
+def _log_vectors(P: np.ndarray) -> np.ndarray:
+    """The upper triangle (off-diagonals times sqrt 2) of ``log(|P|^(-1/k) P)`` for each ``k x k`` SPD
+    matrix in ``P``, from one batched eigendecomposition: ``det P = det(S + eps I)`` (the Schur
+    complement of the bottom-right 1 is ``1 - m' (S + m m')^-1 m``), so the determinant comes from the
+    same eigenvalues, and scaling ``P`` only adds a constant to each of their logarithms."""
+    n, k = P.shape[:2]
     w, v = np.linalg.eigh(P)
-    logm = (v * np.log(np.maximum(w, 1e-12))[:, None, :]) @ np.swapaxes(v, 1, 2)
-    iu = np.triu_indices(d + 1)
-    return logm[:, iu[0], iu[1]] * np.where(iu[0] == iu[1], 1.0, np.sqrt(2.0))
+    logw = np.log(np.maximum(w, 1e-300))
+    logw -= (logw.sum(1) / k)[:, None]                   # |P|^(-1/k) P: determinant 1
+    np.maximum(logw, np.log(1e-12), out=logw)            # the floor on the scaled eigenvalues
+    iu = np.triu_indices(k)
+    logm = np.matmul(v * logw[:, None, :], np.swapaxes(v, 1, 2))
+    return logm.reshape(n, -1)[:, iu[0] * k + iu[1]] * np.where(iu[0] == iu[1], 1.0, np.sqrt(2.0))
 
 
 def _shared_channels(img: np.ndarray) -> np.ndarray:
@@ -89,47 +105,110 @@ def _colour(img: np.ndarray, space: str) -> np.ndarray:
     raise ValueError(f"unknown colour space '{space}'")
 
 
-def _patch_gaussians(feat: np.ndarray):
-    """Mean and covariance of every PATCH x PATCH window (step STEP), from box filters."""
-    d = feat.shape[2]
-    iu = np.triu_indices(d)
-    box = lambda x: cv2.boxFilter(x, -1, (PATCH, PATCH), normalize=True, borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    means = np.stack([box(feat[..., c]) for c in range(d)], 2)
-    squares = np.stack([box(feat[..., i] * feat[..., j]) for i, j in zip(*iu)], 2)
+def _window_means(x: np.ndarray):
+    """Means of every PATCH x PATCH window (step STEP) of ``x`` (``C x H x W``, float32), summed in
+    float64 and rounded to float32, as OpenCV's box filter does; windows never cross the border.
+    Returns ``(windows in row-major order, C)``."""
     r = PATCH // 2
-    ys = np.arange(r, feat.shape[0] - r, STEP)
-    xs = np.arange(r, feat.shape[1] - r, STEP)
-    m = means[np.ix_(ys, xs)].reshape(-1, d).astype(np.float64)
-    sq = squares[np.ix_(ys, xs)].reshape(-1, len(iu[0])).astype(np.float64)
-    cov = np.zeros((len(m), d, d))
-    cov[:, iu[0], iu[1]] = sq
-    cov[:, iu[1], iu[0]] = sq
-    cov -= m[:, :, None] * m[:, None, :]
-    return m, cov, ys, xs
+    ys = np.arange(r, x.shape[1] - r, STEP)
+    xs = np.arange(r, x.shape[2] - r, STEP)
+    rows = x[:, ys - r].astype(np.float64)
+    for k in range(1, PATCH):
+        rows += x[:, ys - r + k]
+    sums = rows[:, :, xs - r]
+    for k in range(1, PATCH):
+        sums += rows[:, :, xs - r + k]
+    return (sums * (1.0 / PATCH ** 2)).astype(np.float32).reshape(len(x), -1).T
 
 
-def _space_block(shared: np.ndarray, img: np.ndarray, space: str) -> np.ndarray:
-    feat = np.concatenate([shared, _colour(img, space)], 2)
-    m, cov, ys, xs = _patch_gaussians(feat)
-    g = spd_log_vectors(m, cov).reshape(len(ys), len(xs), -1)
+@lru_cache(maxsize=None)
+def _layout(spaces: tuple):
+    """For the stacked channels ``[shared 5, colours of each space...]``: the channel pairs whose
+    products are needed (any space's; the shared ones once), and for each space the column of
+    ``[channels, products, 1]`` that fills each entry of its ``(d + 1) x (d + 1)`` embedding."""
+    index, start = [], 5
+    for s in spaces:
+        c = _pixel_dims(s) - 5
+        index.append(list(range(5)) + list(range(start, start + c)))
+        start += c
+    pairs = sorted({(min(a, b), max(a, b)) for idx in index for a in idx for b in idx})
+    pos = {p: start + k for k, p in enumerate(pairs)}
+    one = start + len(pairs)
+    fill = []
+    for idx in index:
+        e = idx + [None]
+        fill.append(np.array([one if a is None and b is None else b if a is None else a if b is None
+                              else pos[(min(a, b), max(a, b))] for a in e for b in e]))
+    return np.array(pairs).T, fill
+
+
+def _patch_embeddings(img: np.ndarray, shared: np.ndarray, spaces: tuple) -> list[np.ndarray]:
+    """Per colour space, the SPD embeddings ``(n, d + 1, d + 1)`` of the pixel features' Gaussians in
+    every PATCH x PATCH window (step STEP), all spaces' window sums in one pass (rows: windows in
+    row-major order)."""
+    x = np.concatenate([shared] + [_colour(img, s) for s in spaces], 2).transpose(2, 0, 1)
+    (pi, pj), fill = _layout(tuple(spaces))
+    means = _window_means(np.concatenate([x, x[pi] * x[pj]]))          # channels, then their products
+    means = np.concatenate([means.astype(np.float64), np.ones((len(means), 1))], 1)
+    out = []
+    for f in fill:
+        k = int(np.sqrt(len(f)))
+        P = means[:, f].reshape(-1, k, k)
+        P[:, np.arange(k - 1), np.arange(k - 1)] += EPS
+        out.append(P)
+    return out
+
+
+def _by_size(mats: list[np.ndarray], fn) -> list[np.ndarray]:
+    """``fn`` once per matrix size over the stacked ``mats`` (three of the four colour spaces share
+    one), results back in the original order."""
+    out = [None] * len(mats)
+    for k in sorted({m.shape[1] for m in mats}):
+        members = [i for i, m in enumerate(mats) if m.shape[1] == k]
+        res = fn(np.concatenate([mats[i] for i in members]))
+        for i, part in zip(members, np.split(res, np.cumsum([len(mats[i]) for i in members])[:-1])):
+            out[i] = part
+    return out
+
+
+def _blocks(img: np.ndarray, shared: np.ndarray, spaces: tuple) -> list[np.ndarray]:
+    r = PATCH // 2
+    ys, xs = np.arange(r, img.shape[0] - r, STEP), np.arange(r, img.shape[1] - r, STEP)
     wx = np.exp(-((xs - img.shape[1] / 2) ** 2) / (2 * (img.shape[1] / 4) ** 2))
-    means, covs = [], []
-    for k in range(STRIPS):
-        rows = (ys >= k * STRIP_STEP) & (ys < k * STRIP_STEP + STRIP_H)
-        v = g[rows].reshape(-1, g.shape[2])
-        w = np.tile(wx, int(rows.sum()))
-        w /= w.sum()
-        mu = w @ v
-        c = v - mu
-        means.append(mu)
-        covs.append((c * w[:, None]).T @ c)
-    return spd_log_vectors(np.stack(means), np.stack(covs)).ravel()
+    strips = []
+    for g in _by_size(_patch_embeddings(img, shared, spaces), _log_vectors):
+        g = g.reshape(len(ys), len(xs), -1)
+        means, covs = [], []
+        for k in range(STRIPS):
+            rows = (ys >= k * STRIP_STEP) & (ys < k * STRIP_STEP + STRIP_H)
+            v = g[rows].reshape(-1, g.shape[2])
+            w = np.tile(wx, int(rows.sum()))
+            w /= w.sum()
+            mu = w @ v
+            c = v - mu
+            means.append(mu)
+            covs.append((c * w[:, None]).T @ c)
+        means = np.stack(means)
+        strips.append(_embedding(means, np.stack(covs) + means[:, :, None] * means[:, None, :]))
+    return [b.ravel() for b in _by_size(strips, _log_vectors)]
 
 
-def gog(image: np.ndarray, spaces=SPACES) -> np.ndarray:
+def gog(image: np.ndarray, spaces=SPACES, threads: int = 1) -> np.ndarray:
     """GOG descriptor of an RGB uint8 image (any size): the colour spaces' blocks, concatenated
-    (``block_sizes(spaces)`` long each), float32."""
+    (``block_sizes(spaces)`` long each), float32. ``threads=2`` describes half the colour spaces on a
+    second thread (one uploaded query: about half the wait; many images are better split by image)."""
     interp = cv2.INTER_AREA if image.shape[0] > H else cv2.INTER_LINEAR
     img = cv2.resize(image, (W, H), interpolation=interp)
     shared = _shared_channels(img)
-    return np.concatenate([_space_block(shared, img, s) for s in spaces]).astype(np.float32)
+    spaces = tuple(spaces)
+    if threads > 1 and len(spaces) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        half = (len(spaces) + 1) // 2
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(_blocks, img, shared, spaces[:half])
+            rest = _blocks(img, shared, spaces[half:])
+            parts = first.result() + rest
+    else:
+        parts = _blocks(img, shared, spaces)
+    return np.concatenate(parts).astype(np.float32)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .. import threads
 from ..backbones import ContentCache
 
 H, W = 128, 48
@@ -113,10 +114,10 @@ def memoised():
         _MEMO = None
 
 
-def _single(image: np.ndarray, name: str) -> np.ndarray:
+def _single(image: np.ndarray, name: str, threads: int = 1) -> np.ndarray:
     from . import gog
 
-    fn = lomo if name == "lomo" else gog.gog
+    fn = lomo if name == "lomo" else (lambda im: gog.gog(im, threads=threads))
     if _MEMO is None:
         return fn(image)
     key = (name, image.shape, hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest())
@@ -125,22 +126,28 @@ def _single(image: np.ndarray, name: str) -> np.ndarray:
     return _MEMO[key]
 
 
-def describe(image: np.ndarray, descriptor: str) -> np.ndarray:
-    """The named descriptor of an RGB uint8 image: ``lomo``, ``gog`` or ``lomo+gog`` (concatenated)."""
+def describe(image: np.ndarray, descriptor: str, threads: int = 1) -> np.ndarray:
+    """The named descriptor of an RGB uint8 image: ``lomo``, ``gog`` or ``lomo+gog`` (concatenated).
+    ``threads=2``: GOG's colour spaces on two threads (one query image)."""
     if descriptor not in DESCRIPTORS:
         raise ValueError(f"unknown descriptor '{descriptor}'")
-    return np.concatenate([_single(image, name) for name in descriptor.split("+")])
+    return np.concatenate([_single(image, name, threads) for name in descriptor.split("+")])
 
 
 def describe_many(images: list[np.ndarray], descriptor: str, workers: int = 2) -> np.ndarray:
     """``describe`` for a list of images, ``workers`` threads at a time (OpenCV and numpy's linear
-    algebra release the GIL, so two threads use both cores)."""
-    if workers <= 1 or len(images) < 2:
-        return np.stack([describe(im, descriptor) for im in images])
-    from concurrent.futures import ThreadPoolExecutor
+    algebra release the GIL, so two threads use both cores). BLAS is held to one thread meanwhile: its
+    own pool on top of ours made two workers no faster than one (``bench/results/reid-gog.md``).
+    A single image is split across the workers by GOG's colour spaces instead."""
+    with threads.limited(1):
+        if len(images) == 1:
+            return describe(images[0], descriptor, threads=workers)[None]
+        if workers <= 1:
+            return np.stack([describe(im, descriptor) for im in images])
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(workers) as pool:
-        return np.stack(list(pool.map(lambda im: describe(im, descriptor), images)))
+        with ThreadPoolExecutor(workers) as pool:
+            return np.stack(list(pool.map(lambda im: describe(im, descriptor), images)))
 
 
 class DescriptorCache(ContentCache):
@@ -193,8 +200,8 @@ class XQDA:
         evals, evecs = np.maximum(evals[order], 0), evecs[:, order]
         energy = np.cumsum(evals) / max(evals.sum(), 1e-12)
         keep = int(min(np.searchsorted(energy, self.pca_energy) + 1, (evals > evals[0] * 1e-10).sum()))
-        self.pca_ = centred.T @ evecs[:, :keep] / np.sqrt(evals[:keep])
-        a, b = (xa - self.mean_) @ self.pca_, (xb - self.mean_) @ self.pca_
+        pca = centred.T @ evecs[:, :keep] / np.sqrt(evals[:keep])
+        a, b = (xa - self.mean_) @ pca, (xb - self.mean_) @ pca
         same = ya[:, None] == yb[None, :]
         n_i = same.sum()
         n_e = same.size - n_i
@@ -217,11 +224,16 @@ class XQDA:
         le, ue = np.linalg.eigh(whiten.T @ s_e @ whiten)
         order = np.argsort(le)[::-1]
         r = max(1, min(self.max_dims, int((le > 1).sum())))
-        self.W_ = whiten @ ue[:, order[:r]]
-        wi = self.W_.T @ s_i @ self.W_
-        we = self.W_.T @ s_e @ self.W_
-        self.M_ = np.linalg.inv(wi) - np.linalg.inv(we)
+        W = whiten @ ue[:, order[:r]]
+        self.M_ = np.linalg.inv(W.T @ s_i @ W) - np.linalg.inv(W.T @ s_e @ W)
+        self._fold(pca, W)
         return self
+
+    def _fold(self, pca: np.ndarray, W: np.ndarray) -> None:
+        """PCA and the XQDA subspace as one ``d x r`` projection (r <= max_dims): a query costs ``d r``
+        multiplications instead of ``d n`` (n: training images), and the saved model is that much smaller."""
+        self.proj_ = pca @ W
+        self.offset_ = self.mean_ @ self.proj_
 
     def _unit(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
@@ -236,7 +248,7 @@ class XQDA:
         return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
 
     def project(self, x: np.ndarray) -> np.ndarray:
-        return ((self._unit(x) - self.mean_) @ self.pca_) @ self.W_
+        return self._unit(x) @ self.proj_ - self.offset_
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
         """Distances between raw features (projects both sides; see ``metric`` for projected ones)."""
@@ -250,14 +262,20 @@ class XQDA:
         return mq[:, None] + mg[None, :] - 2 * pq @ self.M_ @ pg.T
 
     def arrays(self) -> dict:
-        return {"center": self.center_, "mean": self.mean_, "pca": self.pca_, "W": self.W_, "M": self.M_,
+        return {"center": self.center_, "mean": self.mean_, "proj": self.proj_, "M": self.M_,
                 "blocks": np.asarray(self.blocks, np.float64).reshape(-1, 2)}
 
     @classmethod
     def from_arrays(cls, a: dict) -> "XQDA":
+        """From ``arrays()``; files saved before the projection was folded (``pca`` and ``W``) still load."""
         blocks = tuple((int(n), float(w)) for n, w in np.asarray(a.get("blocks", np.zeros((0, 2)))).reshape(-1, 2))
         x = cls(blocks=blocks)
-        x.center_, x.mean_, x.pca_, x.W_, x.M_ = a["center"], a["mean"], a["pca"], a["W"], a["M"]
-        if sum(n for n, _ in blocks) not in (0, len(x.center_)):
+        x.center_, x.mean_, x.M_ = a["center"], a["mean"], a["M"]
+        if "proj" in a:
+            x.proj_ = a["proj"]
+            x.offset_ = x.mean_ @ x.proj_
+        else:
+            x._fold(a["pca"], a["W"])
+        if sum(n for n, _ in blocks) not in (0, len(x.center_)) or x.proj_.shape != (len(x.center_), len(x.M_)):
             raise KeyError("blocks")
         return x
