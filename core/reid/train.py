@@ -26,13 +26,35 @@ from ..datasets.base import ReidDataset
 from ..datasets.splits import Split, split_frames
 from ..errors import StudioError
 from ..images import load_image, resize
-from . import evaluation, handcrafted
+from . import evaluation, frozen, handcrafted
 
-# hand-crafted methods and their descriptors (``handcrafted.describe``)
+# methods without a trained network and their descriptors: ``handcrafted.describe`` names, or
+# ``frozen.DESCRIPTOR`` (frozen Xception stripes); "|" separates the parts of a fused method, each with
+# its own XQDA metric, whose distances are z-scored per query and summed with cross-validated weights
 HANDCRAFTED = {"lomo-xqda": "lomo", "gog-xqda": "gog", "lomo-gog-xqda": "lomo+gog", "lomo-euclidean": "lomo",
-               "lomo-cosine": "lomo"}
-XQDA_METHODS = ("lomo-xqda", "gog-xqda", "lomo-gog-xqda")
-LOMO_METHODS = tuple(HANDCRAFTED)        # every method without a network (the name is historical)
+               "lomo-cosine": "lomo", "xception-xqda": frozen.DESCRIPTOR,
+               "fused-xqda": f"lomo+gog|{frozen.DESCRIPTOR}"}
+XQDA_METHODS = ("lomo-xqda", "gog-xqda", "lomo-gog-xqda", "xception-xqda", "fused-xqda")
+LOMO_METHODS = tuple(HANDCRAFTED)        # every method without a trained network (the name is historical)
+FROZEN_METHODS = ("xception-xqda", "fused-xqda")     # need Xception's ImageNet weights
+
+
+def parts(method: str) -> list[str]:
+    """The descriptors a method without a network compares (one per XQDA metric)."""
+    return HANDCRAFTED[method].split("|")
+
+
+def descriptor_cache(descriptor: str, cache_dir=None, weights=None):
+    """The disk cache of one descriptor's values for image files."""
+    if descriptor == frozen.DESCRIPTOR:
+        return frozen.StripeCache(cache_dir, weights)
+    return handcrafted.DescriptorCache(descriptor, cache_dir)
+
+
+def describe_images(descriptor: str, images: list[np.ndarray], weights=None) -> np.ndarray:
+    if descriptor == frozen.DESCRIPTOR:
+        return frozen.describe(images, weights)
+    return handcrafted.describe_many(images, descriptor)
 METHODS = ("course", "xception") + LOMO_METHODS
 
 
@@ -172,35 +194,66 @@ def _callback(progress, epochs: int, history: list):
 # ----------------------------------------------------------------------------- models
 @dataclass
 class ReidModel:
-    """A trained method: embed images (deep) or features (LOMO) and give query x gallery distances."""
+    """A trained method: embed images (deep) or features (hand-crafted / frozen) and give query x gallery
+    distances."""
 
     method: str
     card: dict
     keras_model: object = None
-    xqda: handcrafted.XQDA | None = None
+    xqdas: list = field(default_factory=list)        # one XQDA metric per part (``parts``)
     history: list = field(default_factory=list)
+    weights: str | None = None                       # Xception's ImageNet weights, for the frozen part
+
+    @property
+    def xqda(self) -> handcrafted.XQDA | None:
+        """The metric of a single-part method (None for a plain distance or a fused method)."""
+        return self.xqdas[0] if len(self.xqdas) == 1 else None
+
+    @property
+    def fusion_weights(self) -> list[float]:
+        return list(self.card.get("fusion_weights", [1.0] * len(self.xqdas)))
 
     @property
     def input_hw(self) -> tuple[int, int]:
         return tuple(self.card["input_hw"])
 
     def embed(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """Images (any size, RGB uint8) -> embeddings (deep), LOMO features projected to the XQDA
-        space (``lomo-xqda``: the gallery is projected once, not at every query) or raw LOMO features."""
+        """Images (any size, RGB uint8) -> embeddings (deep), descriptors projected by each part's XQDA
+        and concatenated (the gallery is projected once, not at every query) or raw descriptors.
+        A fused method describes the images with Xception on a second thread meanwhile."""
         if self.method in LOMO_METHODS:
             if not images:
                 return np.zeros((0, 1), np.float32)
-            return self.from_descriptors(handcrafted.describe_many(images, HANDCRAFTED[self.method]))
+            names = parts(self.method)
+            if len(names) == 1:
+                return self.from_descriptors([describe_images(names[0], images, self.weights)])
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(names) - 1) as pool:
+                later = [pool.submit(describe_images, n, images, self.weights) for n in names[1:]]
+                first = describe_images(names[0], images, self.weights)
+                return self.from_descriptors([first] + [f.result() for f in later])
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
 
-    def from_descriptors(self, feats: np.ndarray) -> np.ndarray:
-        """Hand-crafted methods: descriptors -> what ``distance`` compares (XQDA's projection, or as they are)."""
-        return self.xqda.project(feats).astype(np.float32) if self.xqda is not None else feats
+    def from_descriptors(self, feats) -> np.ndarray:
+        """Methods without a network: each part's descriptors (a list, or one array for a single part) ->
+        what ``distance`` compares (the XQDA projections side by side, or the descriptors as they are)."""
+        feats = [feats] if isinstance(feats, np.ndarray) else list(feats)
+        if not self.xqdas:
+            return feats[0]
+        return np.concatenate([x.project(f).astype(np.float32) for x, f in zip(self.xqdas, feats)], axis=1)
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.method in XQDA_METHODS:
-            return self.xqda.metric(q, g)
+            if len(self.xqdas) == 1:
+                return self.xqda.metric(q, g)
+            out, start = 0.0, 0
+            for x, w in zip(self.xqdas, self.fusion_weights):
+                r = len(x.M_)
+                out = out + w * frozen.zscored(x.metric(q[:, start:start + r], g[:, start:start + r]))
+                start += r
+            return out
         if self.method == "lomo-cosine":
             return evaluation.cosine(q, g)
         return evaluation.euclidean(q, g)
@@ -208,7 +261,10 @@ class ReidModel:
     def save(self, stem) -> Path:
         card = {**self.card, "history": self.history}
         if self.method in LOMO_METHODS:
-            arrays = self.xqda.arrays() if self.xqda is not None else {"none": np.zeros(0)}
+            if len(self.xqdas) > 1:
+                arrays = {f"part{i}_{k}": v for i, x in enumerate(self.xqdas) for k, v in x.arrays().items()}
+            else:
+                arrays = self.xqda.arrays() if self.xqda is not None else {"none": np.zeros(0)}
             return artifacts.save_arrays(stem, arrays, card, kind="reid-lomo")
         path = artifacts.save_keras(stem, self.keras_model, card, kind="reid-keras")
         from .. import checkpoint
@@ -217,8 +273,10 @@ class ReidModel:
         return path
 
 
-def load(stem) -> ReidModel:
-    """Load a saved model by its path without extension (or with .json / .keras / .npz)."""
+def load(stem, weights=None) -> ReidModel:
+    """Load a saved model by its path without extension (or with .json / .keras / .npz). ``weights``:
+    Xception's ImageNet weights file for a method with a frozen part (else the one it was trained with,
+    the environment's, or Keras' download)."""
     card = artifacts.read_card(stem)
     if card.get("kind") == "reid-lomo":
         arrays, card = artifacts.load_arrays(stem, "reid-lomo")
@@ -229,11 +287,21 @@ def load(stem) -> ReidModel:
             raise artifacts.ArtifactError(
                 f"{stem}: made with an older version of the hand-crafted features; train it again "
                 f"(python -m core.reid train --method {method}; it takes seconds to minutes)")
+        n = len(parts(method))
         try:
-            xqda = handcrafted.XQDA.from_arrays(arrays) if method in XQDA_METHODS else None
+            if method not in XQDA_METHODS:
+                xqdas = []
+            elif n == 1:
+                xqdas = [handcrafted.XQDA.from_arrays(arrays)]
+            else:
+                xqdas = [handcrafted.XQDA.from_arrays({k[len(f"part{i}_"):]: v for k, v in arrays.items()
+                                                       if k.startswith(f"part{i}_")}) for i in range(n)]
+                if len(card.get("fusion_weights", [])) != n:
+                    raise KeyError("fusion_weights")
         except KeyError as exc:
             raise artifacts.ArtifactError(f"{stem}: the model card does not match its model ({exc})") from None
-        return ReidModel(method, card, xqda=xqda, history=card.get("history", []))
+        return ReidModel(method, card, xqdas=xqdas, history=card.get("history", []),
+                         weights=weights or card.get("config", {}).get("weights"))
     if card.get("kind") != "reid-keras":
         raise artifacts.ArtifactError(f"{stem}: not a re-identification model card")
     from ..backbones import BUILD_LOCK
@@ -261,18 +329,34 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
             "seed": cfg.seed, "date": artifacts.now()}
     start = time.perf_counter()
     if cfg.method in LOMO_METHODS:
-        descriptor = HANDCRAFTED[cfg.method]
-        card.update(input_hw=[handcrafted.H, handcrafted.W], descriptor=descriptor,
+        card.update(input_hw=[handcrafted.H, handcrafted.W], descriptor=HANDCRAFTED[cfg.method],
                     descriptor_version=handcrafted.DESCRIPTOR_VERSION, train_seconds=0.0)
         if cfg.method not in XQDA_METHODS:
             return ReidModel(cfg.method, card)
-        F = handcrafted.DescriptorCache(descriptor, cache_dir).features(
-            list(train_f.path), None if progress is None else (lambda f, text: progress(f, f"features: {text}", [])))
+        names = parts(cfg.method)
+        feats = []
+        for i, name in enumerate(names):
+            label = "Xception" if name == frozen.DESCRIPTOR else name.upper()
+            report = None if progress is None else (
+                lambda f, text, i=i, label=label: progress(f, f"features ({label}, part {i + 1} of {len(names)}): {text}", []))
+            feats.append(descriptor_cache(name, cache_dir, cfg.weights).features(list(train_f.path), report))
         a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
-        xq = handcrafted.XQDA(blocks=handcrafted.blocks(descriptor)).fit(
-            F[a], train_f.pid[a].to_numpy(), F[b], train_f.pid[b].to_numpy())
+        pids, cams = train_f.pid.to_numpy(), train_f.camera.to_numpy()
+        blocks = [handcrafted.blocks(n) if n in handcrafted.DESCRIPTORS else () for n in names]
+        regs = [None] * len(names)
+        if cfg.method in FROZEN_METHODS:
+            # settings chosen inside the training identities only: the frozen part's regularisation and,
+            # fused, the weight of its distances
+            cv = frozen.cross_validate(feats, blocks, [n == frozen.DESCRIPTOR for n in names], pids, cams,
+                                       seed=cfg.seed, progress=None if progress is None else
+                                       (lambda f, text: progress(f, text, [])))
+            regs = cv["regs"]
+            card["cross_validation"] = cv
+            card["fusion_weights"] = [1.0, cv["weight"]] if len(names) == 2 else [1.0]
+        xqdas = [handcrafted.XQDA(blocks=blk, **({} if reg is None else {"reg": reg})).fit(
+            F[a], pids[a], F[b], pids[b]) for F, blk, reg in zip(feats, blocks, regs)]
         card.update(train_seconds=time.perf_counter() - start)
-        return ReidModel(cfg.method, card, xqda=xq)
+        return ReidModel(cfg.method, card, xqdas=xqdas, weights=cfg.weights)
 
     import keras
     import pandas as pd
@@ -338,8 +422,10 @@ def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128, cache_
     """Image files -> what the model compares; hand-crafted descriptors come from (and go to) the disk
     cache, so a gallery described once (in training, by ``core.prepare``) is read, not recomputed."""
     if model.method in LOMO_METHODS:
-        feats = handcrafted.DescriptorCache(HANDCRAFTED[model.method], cache_dir).features(list(paths), progress)
-        return model.from_descriptors(feats) if len(paths) else np.zeros((0, 1), np.float32)
+        if not len(paths):
+            return np.zeros((0, 1), np.float32)
+        return model.from_descriptors([descriptor_cache(name, cache_dir, model.weights).features(list(paths), progress)
+                                       for name in parts(model.method)])
     out = []
     for start in range(0, len(paths), batch):
         chunk = [load_image(p) for p in paths[start:start + batch]]
