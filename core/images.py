@@ -138,6 +138,14 @@ def for_display(image: np.ndarray, max_aspect: float = 4.0, max_side: int = 512)
     return resize(image, max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else image
 
 
+def data_url(image: np.ndarray, height: int = 96) -> str:
+    """A small PNG of the image (scaled to ``height``) as a ``data:`` URL, for chart tooltips."""
+    import base64
+
+    ok, png = cv2.imencode(".png", cv2.cvtColor(fit_height(for_display(image), height), cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii") if ok else ""
+
+
 def montage(images: list[np.ndarray], height: int = 128, columns: int = 8, gap: int = 2) -> np.ndarray:
     """Tile images (scaled to one height) into a grid; an empty list gives a 1-row blank strip."""
     if not images:

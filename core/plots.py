@@ -178,20 +178,35 @@ def loss_curve(history: list[dict]) -> go.Figure:
     return fig
 
 
-def embedding_scatter(points: pd.DataFrame) -> go.Figure:
-    """t-SNE map: one colour per identity (cycled), circles for queries, squares for gallery images."""
+def embedding_map(points: pd.DataFrame, highlight: str | None = None):
+    """t-SNE map of test images (Altair): one colour per identity (cycled), circles for camera-A queries,
+    squares for camera-B gallery photos; hovering a point shows its photo (column ``image``: a data URL,
+    ``images.data_url``); the photos of identity ``highlight`` are ringed in red and labelled."""
+    import altair as alt
+
     ids = {p: i for i, p in enumerate(sorted(points["pid"].unique()))}
-    colours = [PALETTE[ids[p] % len(PALETTE)] for p in points["pid"]]
-    symbols = ["circle" if r.startswith("query") else "square" for r in points["role"]]
-    fig = go.Figure(go.Scatter(
-        x=points["x"], y=points["y"], mode="markers", marker=dict(color=colours, symbol=symbols, size=9,
-                                                                  line=dict(width=0.5, color="#333")),
-        customdata=np.stack([points["pid"], points["role"]], axis=1),
-        hovertemplate="identity %{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
-    fig.update_layout(title="Embedding map (t-SNE of test images; same colour and close = same person?)",
-                      xaxis_title="t-SNE direction 1 (no unit)", yaxis_title="t-SNE direction 2 (no unit)",
-                      xaxis_showticklabels=False, yaxis_showticklabels=False, **{**LAYOUT, "height": 520})
-    return fig
+    df = pd.DataFrame({"x": points["x"], "y": points["y"], "identity": points["pid"].astype(str),
+                       "photo": points["role"], "colour": [ids[p] % len(PALETTE) for p in points["pid"]],
+                       "image": points["image"] if "image" in points else ""})
+    axis = dict(axis=None, scale=alt.Scale(zero=False, nice=False))
+    tooltip = ["identity", "photo"] + (["image"] if "image" in points else [])
+    dots = alt.Chart(df).mark_point(filled=True, size=70, opacity=0.85, stroke="#333", strokeWidth=0.5).encode(
+        x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis),
+        color=alt.Color("colour:N", scale=alt.Scale(range=PALETTE), legend=None),
+        shape=alt.Shape("photo:N", scale=alt.Scale(domain=["query (camera A)", "gallery (camera B)"],
+                                                   range=["circle", "square"]),
+                        legend=alt.Legend(title=None, orient="bottom")),
+        tooltip=tooltip)
+    layers = [dots]
+    if highlight is not None and (df.identity == str(highlight)).any():
+        chosen = df[df.identity == str(highlight)]
+        layers.append(alt.Chart(chosen).mark_point(size=500, stroke="#d62728", strokeWidth=3, filled=False,
+                                                   shape="circle").encode(x="x:Q", y="y:Q", tooltip=tooltip))
+        label = chosen.iloc[:1].assign(label=f"identity {highlight}")
+        layers.append(alt.Chart(label).mark_text(dy=-24, color="#d62728", fontWeight="bold").encode(
+            x="x:Q", y="y:Q", text="label:N"))
+    return alt.layer(*layers).properties(
+        height=520, title="Embedding map: t-SNE of the test photos (close together = the model finds them alike)")
 
 
 # ----------------------------------------------------------------------------- attributes

@@ -110,12 +110,15 @@ with tab_search:
     else:
         query, true_pid = load_image(emb.q_frame.path[qids.index(picked)]), picked
     galleries = {"split": f"camera B of the test split ({len(emb.g_frame)} photos)"}
+    n_b = int((ds.frame.camera == 1).sum())
+    if n_b > len(emb.g_frame):
+        galleries["camera-b"] = f"all of camera B ({n_b} photos, every identity)"
     index_cards = {ix["folder"]: ix for ix in ur.indexes(card)}
     for ix in index_cards.values():
         galleries[ix["folder"]] = f"index of {Path(ix.get('gallery', ix['folder'])).name} ({ix['count']:,} photos, {ix['backend']})"
     gallery = st.radio("Search in", list(galleries), format_func=galleries.get, horizontal=True, key="reid_gallery") \
         if len(galleries) > 1 else "split"
-    if query is not None and gallery != "split":
+    if query is not None and gallery not in ("split", "camera-b"):
         try:
             index = ur.load_index(gallery, index_cards[gallery]["mtime"])
             dist, found = index.search(model.embed([query]), 10)
@@ -132,7 +135,8 @@ with tab_search:
         st.caption("Ranked from the most similar; an index returns its ten closest photos only, so no similarity "
                    "relative to the whole gallery is shown.")
     elif query is not None:
-        hits = search.search(model, query, emb, 10, true_pid)
+        searched = emb if gallery == "split" else ur.camera_b(stem, mtime, str(ds.root), ds)
+        hits = search.search(model, query, searched, 10, true_pid)
         tiles = []
         for hit in hits:
             mark = " ✓" if hit.is_match else (" ✗" if hit.is_match is False else "")
@@ -182,11 +186,12 @@ with tab_cmc:
 with tab_map:
     if st.toggle("Compute the map (t-SNE, a few seconds)", key="show_map"):
         points = ur.tsne(stem, mtime, str(ds.root), ds, split.name)
-        event = st.plotly_chart(plots.embedding_scatter(points), key="tsne", on_select="rerun",
-                                selection_mode="points")
-        chosen = event.selection.points if event and event.selection else []
-        if chosen:
-            i = chosen[0]["point_index"]
-            st.image(load_image(points.path[i]), caption=f"identity {points.pid[i]}, {points.role[i]}", width=100)
-        else:
-            st.caption("Click a point to see its photo.")
+        people = list(dict.fromkeys(points.pid))
+        who = st.selectbox("Highlight a person", people, key="map_person",
+                           index=people.index(picked) if picked in people else 0)
+        st.altair_chart(plots.embedding_map(points, who), width="stretch", key="tsne")
+        shown = int((points.pid == who).sum())
+        st.caption(f"Hover over a point to see its photo. Red rings: identity {who}'s {shown} photo"
+                   f"{'s' if shown != 1 else ''} on the map; the model recognises a person across the cameras "
+                   "when their query (circle) and gallery photo (square) lie close together. Distances on a "
+                   "t-SNE map have no unit; only neighbourhoods mean something.")

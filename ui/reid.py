@@ -44,8 +44,13 @@ def card_label(c: dict) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def _load_model(stem: str, mtime: float, weights: str | None):
+    return T.load(stem, weights=weights)
+
+
 def load_model(stem: str, mtime: float):
-    return T.load(stem)
+    """The saved model; a method with a frozen Xception part reads the ImageNet weights set in the sidebar."""
+    return _load_model(stem, mtime, state.weights_setting())
 
 
 @st.cache_resource(show_spinner="Embedding the test images…", max_entries=8)
@@ -59,6 +64,11 @@ def embeddings(stem: str, mtime: float, data_root: str, _ds, split_name: str):
 def ranking(stem: str, mtime: float, data_root: str, _ds, split_name: str):
     model = load_model(stem, mtime)
     return T.rank(model, embeddings(stem, mtime, data_root, _ds, split_name))
+
+
+@st.cache_resource(show_spinner="Describing every camera-B photo…", max_entries=4)
+def camera_b(stem: str, mtime: float, data_root: str, _ds):
+    return search.camera_b(load_model(stem, mtime), _ds)
 
 
 @st.cache_data(show_spinner="Computing the t-SNE map…", max_entries=8)

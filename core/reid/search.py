@@ -82,11 +82,14 @@ def triplets(model: ReidModel, emb: SplitEmbeddings, mode: str = "random", n: in
     return df.sort_values("margin", kind="stable").head(n).reset_index(drop=True)
 
 
-def embedding_map(emb: SplitEmbeddings, seed: int = 0, max_points: int = 400) -> pd.DataFrame:
-    """2-D t-SNE of query and gallery embeddings (deterministic for a seed)."""
+def embedding_map(emb: SplitEmbeddings, seed: int = 0, max_points: int = 700, thumbnails: bool = True) -> pd.DataFrame:
+    """2-D t-SNE of query and gallery embeddings (deterministic for a seed); with ``thumbnails`` a column
+    ``image`` holds each photo as a small data URL (``images.data_url``; '' where a file is unreadable)."""
     from sklearn.manifold import TSNE
 
     from .. import threads
+    from ..errors import StudioError
+    from ..images import data_url, load_image
 
     X = np.vstack([emb.query, emb.gallery])
     frame = pd.concat([emb.q_frame.assign(role="query (camera A)"), emb.g_frame.assign(role="gallery (camera B)")],
@@ -97,7 +100,26 @@ def embedding_map(emb: SplitEmbeddings, seed: int = 0, max_points: int = 400) ->
     perplexity = float(min(30, max(2, (len(X) - 1) // 3)))
     with threads.limited(2):
         xy = TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(X)
-    return frame.assign(x=xy[:, 0], y=xy[:, 1])
+    frame = frame.assign(x=xy[:, 0], y=xy[:, 1])
+    if thumbnails:
+        def thumb(path):
+            try:
+                return data_url(load_image(path), 96)
+            except StudioError:
+                return ""
+
+        frame["image"] = [thumb(p) for p in frame.path]
+    return frame
+
+
+def camera_b(model: ReidModel, ds: ReidDataset, progress=None, cache_dir=None) -> SplitEmbeddings:
+    """Every gallery-side (camera B) photo of the dataset, embedded, as a gallery to search: not only the
+    split's test identities (on VIPeR 632 photos instead of 316 or 150)."""
+    from .train import embed_paths
+
+    g = ds.camera(1).reset_index(drop=True)
+    gallery = embed_paths(model, list(g.path), progress, cache_dir=cache_dir)
+    return SplitEmbeddings(gallery[:0], gallery, g.iloc[:0], g)
 
 
 def gallery_frames(ds: ReidDataset, split: Split) -> pd.DataFrame:

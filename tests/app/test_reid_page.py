@@ -59,7 +59,24 @@ def test_triplets_cmc_and_map(trained):
     assert list(table.columns[:2]) == ["model", "Rank-1"] and table["Rank-1"].iloc[0] > 50
     at.toggle(key="show_map").set_value(True).run()
     assert not at.exception
-    assert any("Embedding map" in str(el.proto.spec) for el in at.get("plotly_chart"))
+    people = at.selectbox(key="map_person").options
+    at.selectbox(key="map_person").set_value(people[3]).run()
+    chart = at.get("vega_lite_chart")[0].proto
+    spec = chart.spec + "".join(str(d) for d in chart.datasets)
+    assert "Embedding map" in spec and '"image"' in spec             # the photo in each point's tooltip
+    assert "#d62728" in spec                                          # the chosen person ringed in red
+    assert any(f"identity {people[3]}'s 2 photos" in c.value for c in at.caption)
+
+
+def test_search_covers_the_split_or_all_of_camera_b(trained):
+    at = trained
+    options = at.radio(key="reid_gallery").options
+    assert options[0].startswith("camera B of the test split") and options[1].startswith("all of camera B (300")
+    at.radio(key="reid_gallery").set_value("camera-b").run()
+    assert not at.exception
+    ranked = [c for c in captions(at) if c.startswith("#")]
+    assert len(ranked) == 10 and any("✓" in c for c in ranked)
+    at.radio(key="reid_gallery").set_value("split").run()
 
 
 def test_an_interrupted_run_is_offered_for_resuming(tmp_path, monkeypatch, demo_dir):

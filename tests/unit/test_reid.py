@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from core.reid import __main__ as reid_cli
 from core.reid import evaluation, gog, handcrafted, losses, protocols, sampling, search
 from core.reid import train as T
 from core.errors import StudioError
+from core.images import load_image
 
 
 def ref_triplet(a, p, n, margin):
@@ -325,3 +327,57 @@ def test_descriptors_are_cached_by_content_and_threads_change_nothing(tmp_path, 
     assert np.array_equal(again, serial[[1, 0]])
     assert handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache").path.name == \
         f"handcrafted-lomo-gog-v{handcrafted.DESCRIPTOR_VERSION}.npz"
+
+
+def test_cross_validation_chooses_inside_the_training_identities():
+    from core.reid import frozen
+
+    rng = np.random.default_rng(0)
+    n = 30
+    pids = np.repeat(np.array([f"p{i:02d}" for i in range(n)]), 2)
+    cams = np.tile([0, 1], n)
+    fs = frozen.folds(pids, cams, k=3, seed=0)
+    held = [set(pids[f.query]) for f in fs]
+    assert set().union(*held) == set(pids) and sum(map(len, held)) == n          # every identity held out once
+    for f in fs:
+        assert not set(pids[f.fit]) & set(pids[f.query]) and set(pids[f.query]) == set(pids[f.gallery])
+    ident = rng.normal(0, 1, (n, 12))
+    informative = np.repeat(ident, 2, axis=0) + rng.normal(0, 0.4, (2 * n, 12))
+    noise = rng.normal(0, 1, (2 * n, 12))
+    seen = []
+    cv = frozen.cross_validate([informative, noise], [(), ()], [False, True], pids, cams,
+                               progress=lambda f, text: seen.append(f))
+    assert cv["regs"][0] is None and cv["regs"][1] in (0.01, 0.03, 0.1, 0.3, 1.0)
+    assert cv["weight"] == 0.0                 # noise as the second part: fused with weight 0, i.e. left out
+    assert set(cv["held-out Rank-1"]) == {"part 2 regularisation", "fusion weight"} and seen[-1] == 1.0
+    cv = frozen.cross_validate([noise, informative], [(), ()], [False, True], pids, cams)
+    assert cv["weight"] >= 0.5                 # the informative part weighs in
+    with pytest.raises(ValueError, match="at least 6 identities"):
+        frozen.folds(pids[:8], cams[:8], k=3)
+    d = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0]])
+    z = frozen.zscored(d)
+    assert np.allclose(z.mean(1), 0) and np.allclose(z.std(1), 1) and z[1, 2] > z[1, 0]
+
+
+def test_fused_method_trains_with_its_settings_on_the_card_and_round_trips(demo_reid, tmp_path, cache_dir):
+    """Frozen Xception + XQDA fused with LOMO + GOG + XQDA, on 40 demo identities (real ImageNet weights)."""
+    from core.reid import frozen
+
+    if not os.environ.get("STUDIO_XCEPTION_WEIGHTS"):
+        pytest.skip("needs Xception's ImageNet weights (../shared/weights)")
+    ds = demo_reid.subset(demo_reid.pids[:40])
+    split = splits.course_split(ds.pids)
+    model, result = T.train_and_save(ds, split, T.TrainConfig("fused-xqda"), tmp_path / "fused", cache_dir=cache_dir)
+    cv = model.card["cross_validation"]
+    assert cv["identities"] == len(split.train) and len(model.card["fusion_weights"]) == 2
+    assert model.card["fusion_weights"][1] == cv["weight"] and cv["regs"][1] == model.xqdas[1].reg
+    assert [len(x.M_) for x in model.xqdas] and result.rank(1) > 0.3
+    again = T.load(tmp_path / "fused")
+    emb = T.test_embeddings(again, ds, split, cache_dir=cache_dir)
+    assert np.allclose(T.rank(again, emb).cmc, result.cmc)
+    # an uploaded photo goes the same way as the cached gallery (two threads, no disk cache)
+    q = load_image(emb.q_frame.path[0])
+    assert np.allclose(again.embed([q])[0], emb.query[0], rtol=1e-4, atol=1e-4)
+    assert frozen.StripeCache(cache_dir).path.is_file()
+    hits = search.search(again, q, emb, 5, emb.q_frame.pid[0])
+    assert len(hits) == 5 and all(0 <= h.similarity <= 100 for h in hits)
