@@ -3,13 +3,17 @@
     python -m bench.reid --data-dir ../shared/data [--deep-splits 1] [--epochs-course 20] [--epochs-xception 20]
     python -m bench.reid --data-dir ../shared/data --deep xception-extra --lomo-splits deep --name reid-extra
     python -m bench.reid --data-dir D --dataset prid_2011 --skip-deep     # PRID 2011's protocol -> reid-prid_2011.md
+    python -m bench.reid --data-dir ../shared/data --cross "../shared/data/PETA/PETA dataset/PRID/archive"
+                                                        # trained on VIPeR, tested elsewhere -> reid-cross.md
 
 With ``--dataset`` the benchmark runs that dataset's protocols (``python -m core.datasets layouts``):
 PRID 2011, GRID and CUHK01 their 10 seeded literature splits, Market-1501 / DukeMTMC-reID the fixed
 split; the default split of the layout stands in for VIPeR's course split in the latency rows.
 
-* the non-deep methods on every split of every protocol (1 + 10 + 10): LOMO + XQDA (the baseline),
-  GOG + XQDA and LOMO + GOG + XQDA (both descriptors, one metric);
+* the methods without a trained network on every split of every protocol (1 + 10 + 10): LOMO + XQDA
+  (the baseline), GOG + XQDA, LOMO + GOG + XQDA (both descriptors, one metric), frozen Xception + XQDA
+  and its fusion with LOMO + GOG + XQDA (``core.reid.frozen``; settings cross-validated inside each
+  split's training identities);
 * the course network and the Xception stripes model on the course split and on the first
   ``--deep-splits`` splits of the two random protocols (CPU time: minutes per model and split);
 * a fusion of each deep model with the best non-deep method (z-scored distances, summed), on the
@@ -146,6 +150,53 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
     return common.write(args.name or default, info, sections)
 
 
+NONDEEP = [("LOMO + XQDA", "lomo-xqda"), ("GOG + XQDA", "gog-xqda"), (BEST_NONDEEP, "lomo-gog-xqda"),
+           ("frozen Xception + XQDA", "xception-xqda"), (FUSED, "fused-xqda")]
+
+
+def cross_dataset(args, ds) -> int:
+    """Methods trained on ``ds``'s default split, evaluated (never trained) on every split of each other
+    re-ID dataset's first protocol: the other recognised datasets of the data folder and ``--cross`` folders."""
+    from pathlib import Path
+
+    others = [s for s in catalog.available("reid", args.data_dir) if Path(s.path).resolve() != Path(ds.root).resolve()]
+    others += [catalog.Source("reid", Path(p), False, name=Path(p).name) for p in args.cross or []]
+    if not others:
+        print("no other re-identification dataset in the data folder and no --cross folder", file=sys.stderr)
+        return 2
+    default = protocols.parse_split(ds, None)
+    methods = [(label, m) for label, m in NONDEEP if not (args.skip_frozen and m in T.FROZEN_METHODS)]
+    models = {label: T.train(ds, default, T.TrainConfig(m, weights=args.weights)) for label, m in methods}
+    rows, targets = [], []
+    for source in others:
+        target = catalog.load(source)
+        protocol = protocols.available(target)[0]
+        splits = protocols.protocol_splits(target, protocol)
+        targets.append(f"{target.name} ({target.layout}, {protocol}: {len(splits)} split(s))")
+        for label, model in models.items():
+            for split in splits:
+                r = T.rank(model, T.test_embeddings(model, target, split))
+                rows.append({"trained on": f"{ds.name} {default.name}", "tested on": target.name, "method": label,
+                             "split": split.name, **r.summary()})
+                print(rows[-1], file=sys.stderr, flush=True)
+    df = pd.DataFrame(rows)
+    summary = []
+    for (tested, method), g in df.groupby(["tested on", "method"], sort=False):
+        s = protocols.summarise(g.to_dict("records"))
+        summary.append({"trained on": g["trained on"].iloc[0], "tested on": tested, "method": method,
+                        "splits": int(s["splits"]),
+                        **{k: round(s[k] * 100, 1) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP")}})
+    info = common.meta([0], data=str(ds.root), dataset=ds.name, targets="; ".join(targets))
+    path = common.write("reid-cross", info, [
+        ("Cross-dataset (percent; mean over the target's splits)",
+         f"Each method trained once on {ds.name}'s {default.name} split (its settings chosen as in the main table, "
+         "inside those training identities), then evaluated on the test identities of every split of the other "
+         "dataset's protocol; nothing of the other dataset is trained on or tuned to.", pd.DataFrame(summary)),
+        ("Every split", "", df.round(4))])
+    print(path.read_text())
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data-dir", required=True)
@@ -168,7 +219,12 @@ def main(argv=None) -> int:
                                               "the course split and the first --deep-splits of each protocol")
     p.add_argument("--latency-only", action="store_true",
                    help="only the query latency of LOMO + XQDA on the course split (writes reid-latency.md)")
+    p.add_argument("--cross", nargs="*", metavar="FOLDER",
+                   help="only the cross-dataset table (reid-cross.md): methods trained on --dataset's default split, "
+                        "evaluated on these re-ID datasets (and the data folder's other ones)")
     args = p.parse_args(argv)
+    if args.cross is not None:
+        return cross_dataset(args, catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset)))
     if args.latency_only:
         ds = catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset))
         split = protocols.parse_split(ds, None)
@@ -192,9 +248,7 @@ def main(argv=None) -> int:
     ds = catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset))
     rows, cache = [], {}
     all_splits = {name: protocols.protocol_splits(ds, name) for name in protocols.available(ds)}
-    lomo = [("LOMO + XQDA", "lomo-xqda"), ("GOG + XQDA", "gog-xqda"), (BEST_NONDEEP, "lomo-gog-xqda")]
-    if not args.skip_frozen:
-        lomo += [("frozen Xception + XQDA", "xception-xqda"), (FUSED, "fused-xqda")]
+    lomo = [(label, m) for label, m in NONDEEP if not (args.skip_frozen and m in T.FROZEN_METHODS)]
     if args.skip_deep:
         lomo += [("LOMO, Euclidean", "lomo-euclidean"), ("LOMO, cosine", "lomo-cosine")]
     deep = [s for name, splits in all_splits.items()

@@ -113,7 +113,18 @@ class _Reid(_System):
     def __init__(self, settings, loaded=None):
         super().__init__(settings, loaded)
         from .reid import protocols
+        from .reid import train as T
 
+        if self.preset.settings["method"] in T.FROZEN_METHODS:
+            from . import backbones
+
+            status = backbones.weights_status(settings.weights)
+            if not status.ok:            # the best method needs Xception: the best one without it instead
+                self.preset = next(p for p in recommended.REID if p.settings["method"] not in T.FROZEN_METHODS)
+                self.row.model = self.preset.title
+                self.row.expected_s = round(self.preset.estimate_seconds(self.units()), 1)
+                self.row.note = " ".join(filter(None, [self.row.note, "No Xception ImageNet weights, so the best "
+                                                       "method without them; set the weights file for the best one."]))
         self.split = protocols.parse_split(self.data, None, settings.seed)
         self.stem = settings.models / artifacts.model_name("reid", self.preset.settings["method"], self.data.name,
                                                             self.split.name)
@@ -136,12 +147,13 @@ class _Reid(_System):
     def verify(self):
         from .reid import train as T
 
-        T.load(self.stem)
+        T.load(self.stem, weights=self.settings.weights)
 
     def train(self, progress):
         from .reid import train as T
 
-        progress = phased(progress, (("test images", 0.85, 1.0), ("features", 0.0, 0.85)))
+        progress = phased(progress, (("test images", 0.85, 1.0), ("features (", 0.0, 0.6),
+                                     ("cross-validation", 0.6, 0.85)))
         cfg = T.TrainConfig(method=self.preset.settings["method"], seed=self.settings.seed, weights=self.settings.weights)
         with artifacts.training_lock("reid", self.settings.models):
             model, _ = T.train_and_save(self.data, self.split, cfg, self.stem, lambda f, text, *_: progress(f, text),

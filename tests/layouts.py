@@ -26,6 +26,17 @@ def prid(root: Path, cam_a: int = 8, cam_b: int = 10, shared: int = 6) -> Path:
     return root
 
 
+def prid_flat(root: Path, cam_a: int = 5, cam_b: int = 7, shared: int = 3) -> Path:
+    """PRID 2011 as PETA ships it: one folder of NNNN_a.png / NNNN_b.png (and PETA's Label.txt)."""
+    for cam, n in (("a", cam_a), ("b", cam_b)):
+        for pid in range(1, n + 1):
+            if cam == "b" and shared < pid <= cam_a:
+                continue
+            _img(root / f"{pid:04d}_{cam}.png", pid * 2 + (cam == "b"))
+    (root / "Label.txt").write_text("0001 personalMale\n")
+    return root
+
+
 def market(root: Path) -> Path:
     """Market-1501: 3 training persons in 2 cameras; queries of persons 0001 (camera 1) and 0003
     (camera 2); a gallery with each query person in its own and another camera, 2 distractors (0000)

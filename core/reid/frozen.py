@@ -1,9 +1,9 @@
 """A frozen deep descriptor for re-identification, and the cross-validation that sets its metric.
 
 **Xception middle-flow stripes**: Xception with its ImageNet weights, untouched, run on the image
-resized to 256 x 128 and on its mirror image; the map where the middle flow ends (728 channels at 1/16
-of the input: 16 x 8) is average-pooled in 4 horizontal stripes, and the image's and the mirror's
-stripes are averaged: 2,912 values. Mid-level ImageNet features describe clothing texture and parts
+resized to 256 x 128; the map where the middle flow ends (728 channels at 1/16 of the input: 16 x 8) is
+average-pooled in 4 horizontal stripes: 2,912 values. Training and gallery images average their stripes
+with their mirror image's; a query photo is described alone (``describe``). Mid-level ImageNet features describe clothing texture and parts
 without the object categories of the last layers; learned on nothing of the re-ID data, they cannot
 overfit 316 persons, and XQDA on them complements the hand-crafted colour/texture metrics (see
 ``bench/results/reid.md``). The tap (middle flow rather than the entry flow's end or the exit flow) was
@@ -23,14 +23,16 @@ from ..images import resize
 HEIGHT, WIDTH, STRIPES = 256, 128, 4
 DESCRIPTOR = "xception-middle"
 DIMS = 728 * STRIPES
-VERSION = 1
+VERSION = 2                  # 1: the mirror average only (cached values of version 1 are not read)
+SMALL_BATCH = 8              # up to this many images go through a compiled call, not Keras' predict
 
 _MODELS: dict = {}
 _MODELS_LOCK = threading.Lock()
 
 
 def _model(weights=None):
-    """The frozen network up to the end of the middle flow, built once per weights file per process."""
+    """The frozen network up to the end of the middle flow, and a compiled call of it for small batches
+    (an uploaded query: about half the time of ``predict``), built once per weights file per process."""
     key = str(weights or "")
     with _MODELS_LOCK:
         if key not in _MODELS:
@@ -38,7 +40,11 @@ def _model(weights=None):
             base = backbones.build(spec, weights)
             with backbones.BUILD_LOCK:
                 keras = backbones._import_keras()
-                _MODELS[key] = keras.Model(base.input, backbones.exit_flow_input(base, spec))
+                model = keras.Model(base.input, backbones.exit_flow_input(base, spec))
+                import tensorflow as tf
+
+                call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+            _MODELS[key] = (model, call)
         return _MODELS[key]
 
 
@@ -47,19 +53,46 @@ def stripes(fmap: np.ndarray, n: int = STRIPES) -> np.ndarray:
     return np.concatenate([s.mean((1, 2)) for s in np.array_split(fmap, n, axis=1)], axis=1)
 
 
-def describe(images: list[np.ndarray], weights=None, batch_size: int = 32) -> np.ndarray:
-    """RGB uint8 images (any size) -> ``N x DIMS`` float32: stripes of the image and its mirror, averaged."""
+def _forward(batch: np.ndarray, weights=None, batch_size: int = 32) -> np.ndarray:
+    model, call = _model(weights)
+    x = backbones.preprocess(batch, None)
+    if len(x) <= SMALL_BATCH:
+        return stripes(np.asarray(call(x), np.float32))
+    return stripes(np.asarray(model.predict(x, verbose=0, batch_size=batch_size), np.float32))
+
+
+def describe(images: list[np.ndarray], weights=None, side: str = "both") -> np.ndarray:
+    """RGB uint8 images (any size) -> stripes, float32: ``query`` the image's alone (``DIMS``; one pass),
+    ``gallery`` the image's and its mirror's averaged (``DIMS``), ``both`` the image's then the mirror's
+    (``2 DIMS``: what the cache keeps, ``view`` gives either side from it).
+
+    Gallery and training images are described with their mirror, a query photo without it: on VIPeR
+    the plain query ranked as well (``bench/results/reid-nondeep.md``) in half the time of an upload."""
+    if side not in ("query", "gallery", "both"):
+        raise ValueError(f"unknown side {side!r}")
     if not images:
-        return np.zeros((0, DIMS), np.float32)
+        return np.zeros((0, 2 * DIMS if side == "both" else DIMS), np.float32)
     batch = np.stack([resize(im, HEIGHT, WIDTH) for im in images])
-    both = np.concatenate([batch, batch[:, :, ::-1]])
-    fmap = _model(weights).predict(backbones.preprocess(both, None), verbose=0, batch_size=batch_size)
-    s = stripes(np.asarray(fmap, np.float32))
-    return ((s[: len(images)] + s[len(images):]) / 2).astype(np.float32)
+    if side == "query":
+        return _forward(batch, weights)
+    n = len(images)
+    s = _forward(np.concatenate([batch, batch[:, :, ::-1]]), weights)
+    both = np.concatenate([s[:n], s[n:]], axis=1)
+    return both if side == "both" else view(both, "gallery")
+
+
+def view(both: np.ndarray, side: str) -> np.ndarray:
+    """The ``query`` (image alone) or ``gallery`` (image and mirror averaged) stripes from ``both``."""
+    if side == "query":
+        return both[:, :DIMS]
+    if side == "gallery":
+        return (both[:, :DIMS] + both[:, DIMS:]) / 2
+    raise ValueError(f"unknown side {side!r}")
 
 
 class StripeCache(backbones.ContentCache):
-    """``describe`` of image files, cached on disk by content (``backbones.ContentCache``)."""
+    """``describe(..., side="both")`` of image files, cached on disk by content
+    (``backbones.ContentCache``); ``features(paths, progress, side)`` gives the query or gallery view."""
 
     chunk = 64
     label = "Xception"
@@ -71,10 +104,14 @@ class StripeCache(backbones.ContentCache):
             if not Path(weights).is_file():
                 raise backbones.WeightsError(f"weights file not found: {weights}. {backbones.HOW_TO_GET_WEIGHTS}")
         self.weights = weights
-        super().__init__(f"reid-{DESCRIPTOR}-{HEIGHT}x{WIDTH}-s{STRIPES}-mirror-v{VERSION}", cache_dir)
+        super().__init__(f"reid-{DESCRIPTOR}-{HEIGHT}x{WIDTH}-s{STRIPES}-v{VERSION}", cache_dir)
 
     def compute(self, images: list[np.ndarray]) -> np.ndarray:
-        return describe(images, self.weights)
+        return describe(images, self.weights, "both")
+
+    def features(self, paths, progress=None, side: str = "gallery") -> np.ndarray:
+        both = super().features(paths, progress)
+        return view(both, side) if len(both) else np.zeros((0, DIMS), np.float32)
 
 
 # ----------------------------------------------------------------------------- cross-validation

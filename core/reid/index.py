@@ -152,7 +152,7 @@ def embed_folder(model, folder, out, batch: int = 256, progress=None) -> tuple[n
                 names.append(path)
             except StudioError as exc:
                 skipped.append(str(exc))
-        emb = model.embed(images) if images else np.zeros((0, 1), np.float32)
+        emb = model.embed(images, side="gallery") if images else np.zeros((0, 1), np.float32)
         artifacts.save_arrays(part, {"embeddings": np.asarray(emb, np.float32), "names": np.array(names, dtype=str)},
                               {"skipped": skipped}, kind="reid-index-part")
         if progress is not None:

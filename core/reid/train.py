@@ -6,8 +6,12 @@ Methods (``METHODS``):
 * ``xception`` — the stronger model (``models.xception_stripes``) with batch-hard + identity loss;
 * ``lomo-xqda`` — the non-deep baseline (``handcrafted``): nothing to train but the XQDA metric;
   ``lomo-euclidean`` / ``lomo-cosine``: the same features with a plain distance (nothing learned);
-* ``gog-xqda`` — the GOG descriptor with XQDA; ``lomo-gog-xqda`` — both descriptors, one XQDA metric
-  (the best method on VIPeR here; see ``bench/results/reid.md``).
+* ``gog-xqda`` — the GOG descriptor with XQDA; ``lomo-gog-xqda`` — both descriptors, one XQDA metric;
+* ``xception-xqda`` — frozen ImageNet Xception middle-flow stripes (``frozen``) with XQDA;
+  ``fused-xqda`` — LOMO + GOG + XQDA and frozen Xception + XQDA, their distances z-scored per query and
+  summed (the best method on VIPeR's literature splits here; see ``bench/results/reid-nondeep.md``);
+  the frozen part's regularisation and the fusion weight are cross-validated inside the training
+  identities (``frozen.cross_validate``) and written on the model card.
 
 Saved artifacts: ``NAME.keras`` (the embedding network) or ``NAME.npz`` (XQDA), each with ``NAME.json``,
 the card (method, config, data, split, seed, metrics, date). Every file is written to a temporary name
@@ -51,10 +55,18 @@ def descriptor_cache(descriptor: str, cache_dir=None, weights=None):
     return handcrafted.DescriptorCache(descriptor, cache_dir)
 
 
-def describe_images(descriptor: str, images: list[np.ndarray], weights=None) -> np.ndarray:
+def describe_images(descriptor: str, images: list[np.ndarray], weights=None, side: str = "query") -> np.ndarray:
+    """One descriptor of images; ``side``: ``query`` or ``gallery`` (only the frozen descriptor differs)."""
     if descriptor == frozen.DESCRIPTOR:
-        return frozen.describe(images, weights)
+        return frozen.describe(images, weights, side)
     return handcrafted.describe_many(images, descriptor)
+
+
+def _cached(descriptor: str, paths, cache_dir, weights, progress, side: str) -> np.ndarray:
+    cache = descriptor_cache(descriptor, cache_dir, weights)
+    if descriptor == frozen.DESCRIPTOR:
+        return cache.features(list(paths), progress, side)
+    return cache.features(list(paths), progress)
 METHODS = ("course", "xception") + LOMO_METHODS
 
 
@@ -217,21 +229,22 @@ class ReidModel:
     def input_hw(self) -> tuple[int, int]:
         return tuple(self.card["input_hw"])
 
-    def embed(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    def embed(self, images: list[np.ndarray], batch_size: int = 64, side: str = "query") -> np.ndarray:
         """Images (any size, RGB uint8) -> embeddings (deep), descriptors projected by each part's XQDA
         and concatenated (the gallery is projected once, not at every query) or raw descriptors.
+        ``side``: ``query`` (an upload) or ``gallery`` (the frozen descriptor adds the mirror image).
         A fused method describes the images with Xception on a second thread meanwhile."""
         if self.method in LOMO_METHODS:
             if not images:
                 return np.zeros((0, 1), np.float32)
             names = parts(self.method)
             if len(names) == 1:
-                return self.from_descriptors([describe_images(names[0], images, self.weights)])
+                return self.from_descriptors([describe_images(names[0], images, self.weights, side)])
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(len(names) - 1) as pool:
-                later = [pool.submit(describe_images, n, images, self.weights) for n in names[1:]]
-                first = describe_images(names[0], images, self.weights)
+                later = [pool.submit(describe_images, n, images, self.weights, side) for n in names[1:]]
+                first = describe_images(names[0], images, self.weights, side)
                 return self.from_descriptors([first] + [f.result() for f in later])
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
@@ -337,9 +350,10 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
         feats = []
         for i, name in enumerate(names):
             label = "Xception" if name == frozen.DESCRIPTOR else name.upper()
-            report = None if progress is None else (
-                lambda f, text, i=i, label=label: progress(f, f"features ({label}, part {i + 1} of {len(names)}): {text}", []))
-            feats.append(descriptor_cache(name, cache_dir, cfg.weights).features(list(train_f.path), report))
+            report = None if progress is None else (          # one bar across the parts
+                lambda f, text, i=i, label=label: progress((i + f) / len(names),
+                                                           f"features ({label}, part {i + 1} of {len(names)}): {text}", []))
+            feats.append(_cached(name, train_f.path, cache_dir, cfg.weights, report, "gallery"))
         a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
         pids, cams = train_f.pid.to_numpy(), train_f.camera.to_numpy()
         blocks = [handcrafted.blocks(n) if n in handcrafted.DESCRIPTORS else () for n in names]
@@ -418,13 +432,15 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128, cache_dir=None) -> np.ndarray:
-    """Image files -> what the model compares; hand-crafted descriptors come from (and go to) the disk
-    cache, so a gallery described once (in training, by ``core.prepare``) is read, not recomputed."""
+def embed_paths(model: ReidModel, paths, progress=None, batch: int = 128, cache_dir=None,
+                side: str = "gallery") -> np.ndarray:
+    """Image files -> what the model compares; descriptors come from (and go to) the disk cache, so a
+    gallery described once (in training, by ``core.prepare``) is read, not recomputed. ``side``:
+    ``gallery`` or ``query`` (the frozen descriptor's mirror image is for the gallery side only)."""
     if model.method in LOMO_METHODS:
         if not len(paths):
             return np.zeros((0, 1), np.float32)
-        return model.from_descriptors([descriptor_cache(name, cache_dir, model.weights).features(list(paths), progress)
+        return model.from_descriptors([_cached(name, paths, cache_dir, model.weights, progress, side)
                                        for name in parts(model.method)])
     out = []
     for start in range(0, len(paths), batch):
@@ -447,6 +463,11 @@ def test_embeddings(model: ReidModel, ds: ReidDataset, split: Split, reverse: bo
                     cache_dir=None):
     """The split's queries and gallery (:func:`core.datasets.splits.split_frames`), embedded."""
     _, qf, gf = split_frames(ds, split, reverse)
+    if model.method in FROZEN_METHODS:            # the two sides are described differently
+        half = None if progress is None else (lambda f, text: progress(f / 2, text))
+        rest = None if progress is None else (lambda f, text: progress(0.5 + f / 2, text))
+        return SplitEmbeddings(embed_paths(model, list(qf.path), half, cache_dir=cache_dir, side="query"),
+                               embed_paths(model, list(gf.path), rest, cache_dir=cache_dir), qf, gf)
     emb = embed_paths(model, list(qf.path) + list(gf.path), progress, cache_dir=cache_dir)
     return SplitEmbeddings(emb[:len(qf)], emb[len(qf):], qf, gf)
 

@@ -134,6 +134,33 @@ def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path, demo_dir):
     snap(page, "reid", tmp_path, 1250)
 
 
+def test_reid_map_shows_a_photo_on_hover(page, server, tmp_path):
+    """After the upload journey (its model is saved): the embedding map rings the chosen person and shows
+    a point's photo when the pointer rests on it."""
+    page.goto(server + "/reid")
+    expect(page.get_by_text("True match at rank")).to_be_visible(timeout=LONG)
+    page.get_by_role("tab", name="Embedding map").click()
+    page.get_by_text("Compute the map").click()
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    expect(chart).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Red rings: identity")).to_be_visible(timeout=LONG)
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    tip = page.locator("#vg-tooltip-element img")
+    # sweep the pointer over the plot until it rests on a point: no fixed coordinates to break
+    for fy in (i / 24 for i in range(4, 22)):
+        for fx in (i / 30 for i in range(2, 29)):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            if tip.count() and tip.first.is_visible():
+                break
+        else:
+            continue
+        break
+    expect(tip.first).to_be_visible()
+    assert tip.first.get_attribute("src").startswith("data:image/png;base64,")
+    snap(page, "reid-map", tmp_path, 1250)
+
+
 @pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
 def test_attributes_upload_shows_probability_bars(page, server, demo_dir, tmp_path):
     page.goto(server + "/attributes")

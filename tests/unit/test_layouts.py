@@ -69,6 +69,24 @@ def test_resolve_by_name_default_first_and_clear_errors(data_dir, cache_dir):
         catalog.resolve("reid", None, dataset="VIPeR")
 
 
+def test_petas_flat_copy_of_prid_is_read_with_its_two_cameras(tmp_path):
+    root = L.prid_flat(tmp_path / "PRID" / "archive")
+    assert layouts.detect(root, "reid").name == "prid2011"
+    ds = catalog.load(catalog.Source("reid", root, False))
+    assert len(ds.pids) == 7 and len(ds.frame) == 10 and ds.problems == []
+    assert (ds.frame.camera == 0).sum() == 5 and (ds.frame.camera == 1).sum() == 5
+    both = set(ds.frame.pid[ds.frame.camera == 0]) & set(ds.frame.pid[ds.frame.camera == 1])
+    assert both == {"0001", "0002", "0003"}
+    split = protocols.parse_split(ds, None)
+    assert split.name == "literature-0" and len(split.train) + len(split.test) == 3
+    assert set(split.distractors) == {"0006", "0007"}           # camera-B-only persons
+    L._img(root / "0009_c.png", 1)                               # a third camera letter: not this layout
+    (root / "0001_a.png").unlink()
+    for p in sorted(root.glob("*.png"))[:3]:
+        p.rename(p.with_name(p.stem.replace("_", "_c") + ".png"))
+    assert layouts.detect(root, "reid") is None or layouts.detect(root, "reid").name != "prid2011"
+
+
 def test_prid_is_read_as_persons_not_one_identity(data_dir):
     ds = load(data_dir, "more/prid_2011")
     assert ds.layout == "prid2011" and len(ds.pids) == 10 and len(ds.frame) == 16
