@@ -33,7 +33,8 @@ def _generic_attributes(path: Path) -> bool:
 
 LAYOUTS: tuple[Layout, ...] = (
     # --- re-identification
-    Layout("prid2011", "reid", "PRID 2011 (single-shot)", "single_shot/cam_a, cam_b with person_NNNN images (or PETA's flat NNNN_a / NNNN_b copy)",
+    Layout("prid2011", "reid", "PRID 2011 (single-shot)",
+           "single_shot/cam_a, cam_b with person_NNNN images (or PETA's flat NNNN_a / NNNN_b copy)",
            "half of the persons seen by both cameras train; queries: the others' camera A; gallery: their camera B "
            "+ every camera-B-only person as a distractor; 10 seeded splits", prid.detect, prid.load),
     Layout("market", "reid", "Market-1501 / DukeMTMC-reID", "bounding_box_train/, bounding_box_test/, query/ "

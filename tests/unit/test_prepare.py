@@ -65,6 +65,17 @@ def test_attributes_without_usable_weights_fail_with_the_fix(settings, tmp_path)
     assert not list(settings.models.glob("attr-*"))
 
 
+def test_reid_without_weights_prepares_the_best_method_that_needs_none(settings, tmp_path):
+    from core.reid import train as T
+
+    assert recommended.recommended("reid").settings["method"] in T.FROZEN_METHODS
+    settings.weights = str(tmp_path / "missing.h5")
+    (row,) = prepare.status(settings, ["reid"])
+    fallback = next(p for p in recommended.REID if p.settings["method"] not in T.FROZEN_METHODS)
+    assert row.model == fallback.title and "No Xception ImageNet weights" in row.note
+    assert "lomo-gog-xqda" in row.path
+
+
 def test_a_data_folder_without_a_kind_says_so_and_uses_the_demo(settings, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
