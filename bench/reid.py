@@ -160,7 +160,13 @@ def cross_dataset(args, ds) -> int:
     from pathlib import Path
 
     others = [s for s in catalog.available("reid", args.data_dir) if Path(s.path).resolve() != Path(ds.root).resolve()]
-    others += [catalog.Source("reid", Path(p), False, name=Path(p).name) for p in args.cross or []]
+    def name(p: str) -> str:          # its path inside the data folder where it is there, else as given
+        try:
+            return str(Path(p).resolve().relative_to(Path(args.data_dir).resolve()))
+        except ValueError:
+            return p
+
+    others += [catalog.Source("reid", Path(p), False, name=name(p)) for p in args.cross or []]
     if not others:
         print("no other re-identification dataset in the data folder and no --cross folder", file=sys.stderr)
         return 2

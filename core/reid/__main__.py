@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         if not paths:
             raise StudioError("no images to embed")
         bar, update = cli.progress_bar()
-        emb = T.embed_paths(model, paths, update)
+        emb = T.embed_paths(model, paths, update, cache_dir=getattr(args, "cache_dir", None))
         bar.close()
         buf = io.BytesIO()
         np.savez(buf, names=np.array(paths), embeddings=emb.astype(np.float32))
@@ -155,7 +155,8 @@ def main(argv=None) -> int:
             config.model_dir(args.model_dir) / artifacts.model_name("reid", args.method, ds.name, split.name)
         with artifacts.training_lock("reid", args.model_dir):
             bar, update = cli.progress_bar()
-            model, result = T.train_and_save(ds, split, cfg, out, update, extra=extra, resume=args.resume)
+            model, result = T.train_and_save(ds, split, cfg, out, update, extra=extra, resume=args.resume,
+                                                 cache_dir=args.cache_dir)
             bar.close()
             if model.card.get("resumed_from_epoch"):
                 print(f"resumed after epoch {model.card['resumed_from_epoch']}", file=sys.stderr)
@@ -165,7 +166,7 @@ def main(argv=None) -> int:
     if args.command == "search":
         model = T.load(args.model)
         split = protocols.parse_split(ds, args.split, args.seed)
-        emb = T.test_embeddings(model, ds, split)
+        emb = T.test_embeddings(model, ds, split, cache_dir=args.cache_dir)
         for hit in search.search(model, load_image(args.query), emb, args.top):
             print(f"{hit.rank:3d}  {hit.distance:10.4f}  id {hit.pid:>6}  {hit.path}")
         return 0
@@ -177,7 +178,7 @@ def main(argv=None) -> int:
         if model.card.get("data") != str(ds.root):
             print(f"cross-dataset: trained on {trained_on} ({model.card.get('split', {}).get('name', '?')}), "
                   f"evaluated on {ds.name}", file=sys.stderr)
-        emb = T.test_embeddings(model, ds, split, reverse=args.reverse)
+        emb = T.test_embeddings(model, ds, split, reverse=args.reverse, cache_dir=args.cache_dir)
         print(_report(f"{model.method} (trained on {trained_on}) on {ds.name} {split.name}", T.rank(model, emb)))
         if args.rerank:
             print(_report("  with k-reciprocal re-ranking", T.rank(model, emb, rerank=True)))
@@ -191,8 +192,8 @@ def main(argv=None) -> int:
         cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
         if args.epochs:
             cfg.epochs = args.epochs
-        model = T.train(ds, split, cfg, extra=extra)
-        emb = T.test_embeddings(model, ds, split, reverse=args.reverse)
+        model = T.train(ds, split, cfg, extra=extra, cache_dir=args.cache_dir)
+        emb = T.test_embeddings(model, ds, split, reverse=args.reverse, cache_dir=args.cache_dir)
         r = T.rank(model, emb)
         rows.append(r.summary())
         print(_report(split.name, r))
