@@ -137,6 +137,7 @@ def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path, demo_dir):
 def test_reid_map_shows_a_photo_on_hover(page, server, tmp_path):
     """After the upload journey (its model is saved): the embedding map rings the chosen person and shows
     a point's photo when the pointer rests on it."""
+    page.set_viewport_size({"width": 1400, "height": 1250})     # the screenshot's size: the tooltip stays up
     page.goto(server + "/reid")
     expect(page.get_by_text("True match at rank")).to_be_visible(timeout=LONG)
     page.get_by_role("tab", name="Embedding map").click()
