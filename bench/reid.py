@@ -138,7 +138,8 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
          "Measured after all splits, one method at a time. The non-deep rows above leave train s and images/s "
          "empty: their descriptors are computed once per image for all splits; their speed is here. train s: "
          "a fresh training with the descriptors already cached on disk (the frozen methods' include their "
-         "cross-validation).",
+         "cross-validation). Gallery images/s for the methods without a network reads their cached descriptors "
+         "from disk: it is not their description speed (GOG's is in reid-gog.md).",
          pd.DataFrame(lat)),
         ("Every split", "", df.round(4)),
     ]

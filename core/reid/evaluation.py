@@ -78,10 +78,13 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def k_reciprocal_rerank(q_g: np.ndarray, q_q: np.ndarray, g_g: np.ndarray, k1: int = 20, k2: int = 6,
                         lam: float = 0.3) -> np.ndarray:
-    """Re-ranked query x gallery distances (all inputs are distances, lower = closer)."""
+    """Re-ranked query x gallery distances (all inputs are distances, lower = closer). Distances that
+    can be negative (XQDA's, the fused method's z-scores) are shifted to start at 0 first: the method
+    scales each column by its maximum and weighs neighbours by ``exp(-d)``, which assume ``d >= 0``."""
     nq, ng = q_g.shape
     n = nq + ng
     full = np.block([[q_q, q_g], [q_g.T, g_g]]).astype(np.float64)
+    full -= min(0.0, float(full.min()))
     full = full / np.maximum(full.max(0, keepdims=True), 1e-12)
     order = np.argsort(full, axis=1, kind="stable")
     k1 = min(k1, n - 1)

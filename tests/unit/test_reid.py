@@ -96,6 +96,11 @@ def test_rerank_keeps_shape_and_perfect_order():
                                         evaluation.euclidean(g, g), k1=3, k2=2)
     assert rr.shape == (6, 6)
     assert evaluation.evaluate(rr, range(6), range(6)).rank(1) == 1.0
+    # distances shifted below zero (z-scores, XQDA's indefinite metric) re-rank as the same distances
+    d = [evaluation.euclidean(q, g), evaluation.euclidean(q, q), evaluation.euclidean(g, g)]
+    low = min(x.min() for x in d) + 50.0
+    shifted = evaluation.k_reciprocal_rerank(*[x - low for x in d], k1=3, k2=2)
+    assert evaluation.evaluate(shifted, range(6), range(6)).rank(1) == 1.0
 
 
 def test_lomo_and_xqda_learn_a_cross_view_metric():
