@@ -314,8 +314,10 @@ def load(stem, weights=None) -> ReidModel:
                     raise KeyError("fusion_weights")
         except KeyError as exc:
             raise artifacts.ArtifactError(f"{stem}: the model card does not match its model ({exc})") from None
-        return ReidModel(method, card, xqdas=xqdas, history=card.get("history", []),
-                         weights=weights or card.get("config", {}).get("weights"))
+        trained_with = card.get("config", {}).get("weights")         # a path on the machine that trained it
+        if not weights and trained_with and Path(trained_with).is_file():
+            weights = trained_with
+        return ReidModel(method, card, xqdas=xqdas, history=card.get("history", []), weights=weights or None)
     if card.get("kind") != "reid-keras":
         raise artifacts.ArtifactError(f"{stem}: not a re-identification model card")
     from ..backbones import BUILD_LOCK

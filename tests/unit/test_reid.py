@@ -378,6 +378,10 @@ def test_fused_method_trains_with_its_settings_on_the_card_and_round_trips(demo_
     assert model.card["fusion_weights"][1] == cv["weight"] and cv["regs"][1] == model.xqdas[1].reg
     assert [len(x.M_) for x in model.xqdas] and result.rank(1) > 0.3
     again = T.load(tmp_path / "fused")
+    card = json.loads((tmp_path / "fused.json").read_text())
+    card["config"]["weights"] = "/elsewhere/xception.h5"       # trained on another machine: its path is ignored
+    (tmp_path / "fused.json").write_text(json.dumps(card))
+    assert T.load(tmp_path / "fused").weights is None and T.load(tmp_path / "fused", weights="w.h5").weights == "w.h5"
     emb = T.test_embeddings(again, ds, split, cache_dir=cache_dir)
     assert np.allclose(T.rank(again, emb).cmc, result.cmc)
     # an uploaded photo goes the same way as the cached gallery (two threads, no disk cache)
