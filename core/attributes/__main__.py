@@ -20,6 +20,16 @@ from . import metrics, splits
 from . import train as A
 
 
+SPLIT_HELP = ("random-image, person-disjoint, published (the dataset's own train / val / test parts, PA-100K) or "
+              "leave-out:SUBSET (cross-site: test on every image of one subset, e.g. leave-out:VIPeR on PETA)")
+
+
+def _split_kind(text: str) -> str:
+    if text in splits.KINDS or (text.startswith(splits.LEAVE_OUT) and len(text) > len(splits.LEAVE_OUT)):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}' is not a split: {SPLIT_HELP}")
+
+
 def _flags(p):
     cli.add_common_flags(p)
     p.add_argument("--weights", help="backbone ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
@@ -54,8 +64,7 @@ def main(argv=None) -> int:
     _flags(fe)
     tr = sub.add_parser("train", help="train the heads (features are cached first), tune thresholds, save")
     _flags(tr)
-    tr.add_argument("--split", choices=splits.KINDS, default="random-image",
-                    help="published: the dataset's own train / val / test parts (PA-100K)")
+    tr.add_argument("--split", type=_split_kind, default="random-image", help=SPLIT_HELP)
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--no-weighting", action="store_true", help="plain BCE instead of DeepMAR weights")
     tr.add_argument("--colours", action="store_true", help="also the upper / lower body colour attributes")
@@ -71,7 +80,7 @@ def main(argv=None) -> int:
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
     ev.add_argument("--model", required=True)
-    ev.add_argument("--split", choices=splits.KINDS)
+    ev.add_argument("--split", type=_split_kind, help=SPLIT_HELP)
     ev.add_argument("--weights", help="backbone weights (for models trained on cached features)")
     pr = sub.add_parser("predict", help="per-attribute probabilities for image files")
     pr.add_argument("--model", required=True)

@@ -7,6 +7,10 @@
   is in two parts.
 * ``published_split``: the dataset's own train / val / test parts (PA-100K's 80,000 / 10,000 /
   10,000), from the frame's ``part`` column.
+* ``leave_out_split`` (kind ``leave-out:<subset>``): cross-site. Every image of one subset (one site,
+  its own cameras: PETA's VIPeR, TownCentre, ...) is the test part; the other subsets' persons are
+  shuffled and cut 5 : 1 into train and validation (PETA's 50 : 10), so that everything chosen on
+  validation is chosen without the test site. ``leave_out_kinds`` lists one kind per subset.
 """
 from __future__ import annotations
 
@@ -62,10 +66,45 @@ def published_split(frame: pd.DataFrame, seed: int = 0) -> AttrSplit:
     return AttrSplit("published", idx[part == "train"], idx[part == "val"], idx[part == "test"], seed)
 
 
+LEAVE_OUT = "leave-out:"
+
+
+def subsets(frame: pd.DataFrame) -> list[str]:
+    """The frame's subsets (sites) in order, or [] when it has no ``subset`` column or only one."""
+    if "subset" not in frame.columns:
+        return []
+    names = sorted(frame["subset"].dropna().astype(str).unique())
+    return names if len(names) > 1 else []
+
+
+def leave_out_kinds(frame: pd.DataFrame) -> list[str]:
+    return [LEAVE_OUT + s for s in subsets(frame)]
+
+
+def leave_out_split(frame: pd.DataFrame, held_out: str, seed: int = 0) -> AttrSplit:
+    from ..errors import StudioError
+
+    names = subsets(frame)
+    if held_out not in names:
+        raise StudioError(f"no subset '{held_out}' to leave out: "
+                          + (f"this dataset's subsets are {', '.join(names)}" if names else
+                             "this dataset is not made of several subsets (sites)"))
+    site = frame["subset"].astype(str).to_numpy() == held_out
+    others = np.array(sorted(frame.loc[~site, "person"].unique()))
+    order = np.random.default_rng(seed).permutation(len(others))
+    cut = int(round(len(others) * PROPORTIONS[0] / (PROPORTIONS[0] + PROPORTIONS[1])))
+    val_persons = set(others[order[cut:]])
+    in_val = frame["person"].isin(val_persons).to_numpy()
+    idx = np.arange(len(frame))
+    return AttrSplit(LEAVE_OUT + held_out, idx[~site & ~in_val], idx[~site & in_val], idx[site], seed)
+
+
 KINDS = ("random-image", "person-disjoint", "published")
 
 
 def make(frame: pd.DataFrame, kind: str, seed: int = 0) -> AttrSplit:
+    if kind.startswith(LEAVE_OUT):
+        return leave_out_split(frame, kind[len(LEAVE_OUT):], seed)
     if kind == "published":
         return published_split(frame, seed)
     if kind in ("random", "random-image"):
@@ -74,4 +113,5 @@ def make(frame: pd.DataFrame, kind: str, seed: int = 0) -> AttrSplit:
         return person_split(frame, seed)
     from ..errors import StudioError
 
-    raise StudioError(f"unknown split '{kind}': random-image, person-disjoint or published")
+    raise StudioError(f"unknown split '{kind}': random-image, person-disjoint, published or "
+                      f"{LEAVE_OUT}<subset>")

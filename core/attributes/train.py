@@ -356,6 +356,14 @@ def choose_blend(model: AttributeModel, features: np.ndarray, Y: np.ndarray, ks=
             "validation_mA": round(best[0], 4)}
 
 
+def _split(ds: AttributeDataset, cfg: AttrConfig) -> splits.AttrSplit:
+    """``cfg``'s split of ``ds``, refused before any work when a part would be empty."""
+    split = splits.make(ds.frame, cfg.split, cfg.seed)
+    if min(len(split.train), len(split.val), len(split.test)) == 0:
+        raise StudioError("the dataset is too small to split into train / validation / test")
+    return split
+
+
 def dataset_features(ds: AttributeDataset, cfg: AttrConfig, cache_dir=None, progress=None) -> np.ndarray:
     cache = backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights)
     return cache.features(list(ds.frame.path), progress)
@@ -373,14 +381,12 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
         wanted = L.PETA35 + [c for members in L.COLOUR_GROUPS.values() for c in members]
     attrs = L.available(ds.attributes, wanted)
     binary, groups = L.layout(attrs)
+    split = _split(ds, cfg)
     t0 = time.perf_counter()
     if features is None:
         features = dataset_features(ds, cfg, cache_dir, progress)
     feature_s = time.perf_counter() - t0
     Y = ds.labels(attrs)
-    split = splits.make(ds.frame, cfg.split, cfg.seed)
-    if min(len(split.train), len(split.val), len(split.test)) == 0:
-        raise StudioError("the dataset is too small to split into train / validation / test")
     with backbones.BUILD_LOCK:
         heads = models.build_heads(features.shape[1], binary, groups, cfg.seed)
     heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
@@ -494,6 +500,7 @@ def train_finetuned(ds: AttributeDataset, cfg: AttrConfig, epochs: int = 3, lear
     def step(what):
         return None if progress is None else (lambda f, text: progress(f, f"{what}: {text}"))
 
+    _split(ds, cfg)
     t0 = time.perf_counter()
     maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=step("frozen layers, every image"))
     flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=step("frozen layers, mirror images"))

@@ -74,6 +74,23 @@ def test_splits_proportions_and_person_disjointness():
     assert np.array_equal(splits.person_split(frame, 0).test, p.test)
 
 
+def test_leave_one_subset_out_tests_on_a_site_never_trained_or_validated_on():
+    sites = ["A"] * 60 + ["B"] * 120 + ["C"] * 120
+    frame = pd.DataFrame({"subset": sites, "person": [f"{s}/{i // 2}" for i, s in enumerate(sites)]})
+    assert splits.leave_out_kinds(frame) == ["leave-out:A", "leave-out:B", "leave-out:C"]
+    s = splits.make(frame, "leave-out:B", 3)
+    assert s.name == "leave-out:B" and set(frame.subset[s.test]) == {"B"} and len(s.test) == 120
+    assert "B" not in set(frame.subset[s.train]) | set(frame.subset[s.val])
+    assert not set(frame.person[s.train]) & set(frame.person[s.val])
+    assert len(s.train) + len(s.val) == 180 and set(frame.subset[s.val]) <= {"A", "C"}
+    assert len(set(frame.person[s.val])) == 15                       # 90 persons cut 5 : 1
+    assert np.array_equal(splits.make(frame, "leave-out:B", 3).val, s.val)
+    with pytest.raises(StudioError, match="subsets are A, B, C"):
+        splits.make(frame, "leave-out:D")
+    with pytest.raises(StudioError, match="not made of several subsets"):
+        splits.make(frame.drop(columns="subset"), "leave-out:A")
+
+
 @pytest.fixture(scope="module")
 def demo_attrs(demo_dir):
     return catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
