@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     ft_cache = tempfile.TemporaryDirectory()           # the fine-tuned pipeline starts from an empty cache
     for split in ("random-image", "person-disjoint"):
         for label, kw in (("course: frozen Xception + heads, plain BCE, threshold 0.5",
-                           dict(weighted=False, tune_thresholds=False)),
+                           dict(weighted=False, tune_thresholds=False, calibrate=False)),
                           ("best heads: + DeepMAR weights + thresholds tuned on validation", dict()),
                           ("best heads + neighbour votes (k and blend chosen on validation)", dict(neighbours=True))):
             cfg = A.AttrConfig(height=h, width=w, weights=args.weights, split=split, pooling=args.pooling, **kw)

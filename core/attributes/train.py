@@ -29,7 +29,7 @@ from ..datasets.attributes import AttributeDataset
 from ..errors import StudioError
 from ..images import load_image, resize
 from . import labels as L
-from . import metrics, splits
+from . import calibration, metrics, splits
 from .neighbours import NeighbourVotes, blend
 
 
@@ -47,6 +47,7 @@ class AttrConfig:
     weighted: bool = True          # DeepMAR class-imbalance weights
     colours: bool = False          # also the upper / lower body colour attributes (one sigmoid head each)
     tune_thresholds: bool = True
+    calibrate: bool = True         # probabilities calibrated on validation (``calibration.py``)
     weights: str | None = None     # backbone ImageNet weights file
     pooling: str = "avg"           # "avg": global average; "stripes": + 4 horizontal stripes (5 x the features)
     neighbours: bool = False       # blend in votes of the nearest training images (``neighbours.py``)
@@ -115,11 +116,11 @@ class AttributeModel:
     def _blend(self, features: np.ndarray | None, out) -> pd.DataFrame:
         """The heads' outputs ``out`` as a frame, blended with the neighbour votes for ``features`` where
         the model has them."""
-        heads = self._frame(out)
-        if self.votes is None:
-            return heads
-        nb = self.card["neighbours"]
-        return blend(heads, self.votes.frame(features, self.groups, nb["k"]), nb["weight"])
+        probs = self._frame(out)
+        if self.votes is not None:
+            nb = self.card["neighbours"]
+            probs = blend(probs, self.votes.frame(features, self.groups, nb["k"]), nb["weight"])
+        return calibration.apply(probs, self.card.get("calibration"), self.groups)
 
     def _frame(self, out) -> pd.DataFrame:
         cols = {}
@@ -132,13 +133,21 @@ class AttributeModel:
             cols[f"{g}: none"] = probs[:, -1]
         return pd.DataFrame(cols)
 
-    def decide(self, probs: pd.DataFrame, threshold: float | None = None) -> np.ndarray:
-        """0/1 per attribute in ``self.attributes`` order. Binary: prob >= threshold (tuned ones when
-        ``threshold`` is None); group members: 1 for the most probable class of the group."""
+    def thresholds_for(self, rule: str = "balanced") -> dict[str, float]:
+        """The tuned thresholds: ``balanced`` (what mA rewards; the benchmark's) or ``f1`` (the words a
+        person reads; a model trained before they existed has only the balanced ones)."""
+        if rule == "f1":
+            return self.card.get("f1_thresholds") or self.thresholds
+        return self.thresholds
+
+    def decide(self, probs: pd.DataFrame, threshold: float | None = None, rule: str = "balanced") -> np.ndarray:
+        """0/1 per attribute in ``self.attributes`` order. Binary: prob >= threshold (the tuned ones of
+        ``rule`` when ``threshold`` is None); group members: 1 for the most probable class of the group."""
         pred = np.zeros((len(probs), len(self.attributes)))
+        tuned = self.thresholds_for(rule)
         for j, a in enumerate(self.attributes):
             if a in self.binary:
-                t = self.thresholds.get(a, 0.5) if threshold is None else threshold
+                t = tuned.get(a, 0.5) if threshold is None else threshold
                 pred[:, j] = probs[a].to_numpy() >= t
         for g, members in self.groups.items():
             block = probs[members + [f"{g}: none"]].to_numpy()
@@ -172,17 +181,19 @@ class AttributeModel:
         return pd.concat(frames, ignore_index=True)
 
     def image_network(self, weights=None):
-        """One Keras model from raw 0..255 RGB images to every head's output: the fine-tuned model, or
-        the ImageNet backbone + pooling + the trained heads (for export)."""
+        """One Keras model from raw 0..255 RGB images to every head's calibrated probabilities: the
+        fine-tuned model, or the ImageNet backbone + pooling + the trained heads, then the calibration
+        (for export)."""
         if self.votes is not None:
             raise StudioError("this model blends in votes of its nearest training images, which are not part of a "
                               "network: retrain without neighbour votes to export it")
-        if self.image_model is not None:
-            return self.image_model
-        spec = self.spec
         with backbones.BUILD_LOCK:
-            return _on_images(backbones.build(spec, weights or self.card.get("weights_file")), self.heads, spec,
-                              "attributes_image")
+            net = self.image_model
+            if net is None:
+                spec = self.spec
+                net = _on_images(backbones.build(spec, weights or self.card.get("weights_file")), self.heads, spec,
+                                 "attributes_image")
+            return calibration.on_network(net, self.card.get("calibration"), self.groups)
 
     def save(self, stem) -> Path:
         net = self.image_model if self.image_model is not None else self.heads
@@ -321,21 +332,6 @@ def _losses(Y_train: np.ndarray, attributes: list[str], binary: list[str], group
     return losses
 
 
-def tune_thresholds(probs: pd.DataFrame, Y: np.ndarray, attributes: list[str], binary: list[str]) -> dict:
-    grid = np.linspace(0.05, 0.95, 37)
-    out = {}
-    for a in binary:
-        y = Y[:, attributes.index(a)]
-        known = ~np.isnan(y)
-        t, p = y[known] > 0.5, probs[a].to_numpy()[known]
-        if t.all() or (~t).all():
-            out[a] = 0.5
-            continue
-        scores = [((p >= g) & t).sum() / t.sum() + ((p < g) & ~t).sum() / (~t).sum() for g in grid]
-        out[a] = float(grid[int(np.argmax(scores))])
-    return out
-
-
 def choose_blend(model: AttributeModel, features: np.ndarray, Y: np.ndarray, ks=(10, 20),
                  weights=(0.0, 0.25, 0.5, 0.75, 1.0)) -> dict:
     """The k and heads weight whose blend scores the best mA on the validation images (thresholds tuned
@@ -348,7 +344,7 @@ def choose_blend(model: AttributeModel, features: np.ndarray, Y: np.ndarray, ks=
         votes = model.votes.frame(features, model.groups, k)
         for w in weights:
             probs = blend(heads, votes, w)
-            trial.card["thresholds"] = tune_thresholds(probs, Y, attrs, binary)
+            trial.card["thresholds"] = calibration.tune(probs, Y, attrs, binary)
             score = float(metrics.label_based(Y, trial.decide(probs), attrs)["mA"].mean())
             if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) <= 1e-9 and w > best[2]):
                 best = (score, k, w)
@@ -430,8 +426,11 @@ def _votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.nd
                            progress=None) -> dict:
     """The last steps of ``train`` and ``finetune``, on the heads' input ``features`` of every image:
     neighbour votes if ``cfg.neighbours`` (fitted on the training images, k and the blend chosen on
-    validation), thresholds tuned on validation, the test images scored once; metrics into the card."""
+    validation), probabilities calibrated on validation if ``cfg.calibrate``, thresholds tuned on the
+    calibrated validation probabilities (balanced for mA, F1 for words), the test images scored once;
+    metrics (with the ECE before and after calibration) into the card."""
     attrs, binary = model.attributes, model.binary
+    model.card.pop("calibration", None)
     if cfg.neighbours:
         if progress is not None:
             progress(1.0, "neighbour votes: choosing k and the blend on validation")
@@ -441,13 +440,21 @@ def _votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.nd
     def probabilities(idx):
         return model._blend(features[idx], model.heads.predict(features[idx], verbose=0, batch_size=1024))
 
+    val, probs = probabilities(split.val), probabilities(split.test)
+    columns = binary + [m for members in model.groups.values() for m in members]
+    _, ece_raw = calibration.reliability(probs, Y[split.test], attrs, columns)
+    if cfg.calibrate:
+        model.card["calibration"] = calibration.fit(val, Y[split.val], attrs, binary, model.groups)
+        val, probs = (calibration.apply(p, model.card["calibration"], model.groups) for p in (val, probs))
     if cfg.tune_thresholds:
-        model.card["thresholds"] = tune_thresholds(probabilities(split.val), Y[split.val], attrs, binary)
-    probs = probabilities(split.test)
+        model.card["thresholds"] = calibration.tune(val, Y[split.val], attrs, binary, "balanced")
+        model.card["f1_thresholds"] = calibration.tune(val, Y[split.val], attrs, binary, "f1")
     pred = model.decide(probs)
     per = metrics.label_based(Y[split.test], pred, attrs)
     summary = metrics.summary(Y[split.test], pred, attrs)
     summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], model.decide(probs, 0.5), attrs)["mA"].mean())
+    summary["ECE"] = calibration.reliability(probs, Y[split.test], attrs, columns)[1]
+    summary["ECE before calibration"] = ece_raw
     model.card["metrics"] = {split.name: summary}
     model.card["per_attribute"] = per.round(4).to_dict(orient="records")
     return {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs, "predictions": pred}
@@ -597,7 +604,7 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
     F = _in_batches(lambda x: features_net(x, training=False), maps)
     if mirror:
         F = (F + _in_batches(lambda x: features_net(x, training=False), flipped)) / 2
-    card = {**{k: v for k, v in model.card.items() if k != "neighbours"}, "input": "image",
+    card = {**{k: v for k, v in model.card.items() if k not in ("neighbours", "calibration")}, "input": "image",
             "config": asdict(cfg), "date": artifacts.now(),
             "finetune": {"epochs": epochs, "epochs_run": sum(1 for h in history if h.get("finetune")),
                          "learning_rate": learning_rate, "from_block": from_block, "mirror": mirror,

@@ -103,6 +103,9 @@ def test_short_run_beats_majority_and_round_trips(demo_attrs, tmp_path):
     for planted in ["personalMale", "carryingBackpack", "lowerBodyJeans", "lowerBodyShorts", "upperBodyTshirt"]:
         assert per.loc[planted, "mA"] > 0.6, (planted, per.loc[planted].to_dict())   # majority guess: 0.5
     assert report["summary"]["mA"] > 0.65
+    s = report["summary"]     # calibrated on validation (the demo's raw probabilities are near-calibrated already)
+    assert set(model.card["calibration"]["binary"]) == set(model.binary) and set(model.card["f1_thresholds"]) == set(model.binary)
+    assert 0 <= s["ECE"] < 0.08 and s["ECE"] <= s["ECE before calibration"] + 0.01, s
     split = report["split"]
     Y = demo_attrs.labels(model.attributes)[split.test]
     majority = (np.nanmean(Y, 0) >= 0.5).astype(float)
@@ -269,3 +272,47 @@ def test_neighbour_votes_train_save_load_and_refuse_export(demo_attrs, tmp_path)
     (tmp_path / "n.npz").write_bytes(b"PK\x03\x04 not an npz")
     with pytest.raises(ArtifactError, match="does not match its card"):
         A.load(tmp_path / "n")
+
+
+def test_calibration_fixes_overconfident_and_biased_probabilities():
+    from core.attributes import calibration as C
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    true_p = rng.beta(0.6, 3.0, n)                       # a rare-ish attribute, ~17 % positive
+    y = (rng.random(n) < true_p).astype(float)
+    raw = 1 / (1 + np.exp(-(3 * C._logit(true_p) + 1.5)))  # over-confident and pushed up (as DeepMAR does)
+    frame = pd.DataFrame({"a": raw})
+    Y = y[:, None]
+    before = C.reliability(frame, Y, ["a"], ["a"])[1]
+    cal = C.fit(frame.iloc[:2000], Y[:2000], ["a"], ["a"], {})
+    a, b = cal["binary"]["a"]
+    assert a == pytest.approx(1 / 3, rel=0.15) and b < 0
+    after_frame = C.apply(frame.iloc[2000:].reset_index(drop=True), cal, {})
+    bins, after = C.reliability(after_frame, Y[2000:], ["a"], ["a"])
+    assert before > 0.08 and after < 0.03, (before, after)
+    assert bins["pairs"].sum() == 2000 and list(bins["low"])[:2] == [0.0, 0.1]
+    # the order of images never changes, so the balanced threshold picks the same images
+    order = np.argsort(frame["a"][2000:].to_numpy(), kind="stable")
+    assert (np.diff(after_frame["a"].to_numpy()[order]) >= 0).all()
+    bal = C.tune(after_frame, Y[2000:], ["a"], ["a"], "balanced")["a"]
+    f1 = C.tune(after_frame, Y[2000:], ["a"], ["a"], "f1")["a"]
+    assert bal < 0.2 < f1                 # calibrated, the balanced threshold sits near the base rate
+    with pytest.raises(ValueError):
+        C.tune(after_frame, Y[2000:], ["a"], ["a"], "accuracy")
+
+
+def test_group_calibration_keeps_a_distribution_and_learns_the_bias():
+    from core.attributes import calibration as C
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    target = rng.choice(3, n, p=[0.6, 0.3, 0.1])
+    logits = rng.normal(0, 1, (n, 3)) + 2.0 * np.eye(3)[target]
+    logits[:, 2] += 1.0                                  # the rare class is pushed up
+    P = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    t, b = C.fit_vector(P, np.where(np.arange(n) % 10 == 0, -1, target))
+    Q = C.vector(P, t, b)
+    assert np.allclose(Q.sum(1), 1) and b[2] == 0.0 and b[0] > b[2] - 1e-9 + 0.5
+    assert abs(Q[:, 2].mean() - 0.1) < abs(P[:, 2].mean() - 0.1)
+    assert C.fit_vector(P, np.zeros(n, int)) == (1.0, [0.0, 0.0, 0.0])     # one class: left alone
