@@ -234,3 +234,26 @@ def attribute_scores(per: pd.DataFrame, metric: str = "mA") -> go.Figure:
                       xaxis_range=[0, 1], xaxis_title=metric, **{**LAYOUT, "height": max(340, 18 * len(d) + 100)})
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def reliability_diagram(bins: pd.DataFrame, ece: float) -> go.Figure:
+    """Bars of the share of true labels per probability bin (``core.attributes.calibration.reliability``)
+    against the diagonal a calibrated model follows; the bar's width is the bin, its hover the count."""
+    used = bins[bins["pairs"] > 0]
+    mid = (used["low"] + used["high"]) / 2
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=mid, y=used["share true"], width=used["high"] - used["low"], name="share true",
+                         marker_color="#4C78A8", marker_line_color="white", marker_line_width=1,
+                         customdata=np.stack([used["mean probability"], used["pairs"]], axis=1),
+                         hovertemplate="stated %{customdata[0]:.0%} on average: true for %{y:.0%} "
+                                       "(%{customdata[1]:,} image-attribute pairs)<extra></extra>"))
+    fig.add_trace(go.Scatter(x=used["mean probability"], y=used["share true"], mode="markers", name="bin average",
+                             marker=dict(color="#E45756", size=8), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                             line=dict(color="#888", dash="dot"), hoverinfo="skip"))
+    fig.update_layout(title=f"Reliability on the test images: stated probability against how often it was true "
+                            f"(calibration error {ece:.1%})",
+                      xaxis_title="stated probability", yaxis_title="share of them true", xaxis_tickformat=".0%",
+                      yaxis_tickformat=".0%", xaxis_range=[0, 1], yaxis_range=[0, 1], showlegend=True,
+                      legend=dict(orientation="h", y=-0.2), **{**LAYOUT, "height": 420})
+    return fig

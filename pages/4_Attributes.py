@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import artifacts, plots, recommended
+from core.attributes import calibration, describe, splits
 from core.attributes import labels as L
 from core.attributes import train as A
 from core.errors import StudioError
@@ -29,12 +30,18 @@ SPLITS = {"person-disjoint": "Person-disjoint (no person in two parts; the hones
           "random-image": "Random images (50/10/40; the same person can be in train and test, which flatters)"}
 if "part" in ds.frame.columns:          # a dataset with its own split (PA-100K): offered first
     SPLITS = {"published": "The dataset's own train / validation / test split", **SPLITS}
+SITES = splits.subsets(ds.frame)
+if SITES:                               # PETA: subsets are sites with their own cameras
+    SPLITS["leave-out"] = ("Leave one site out (test on a subset never seen in training: how the model does on "
+                           "new cameras)")
 INPUTS = {((128, 64), "avg"): "128 x 64, global average (fast)",
           ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)"}
 PRESETS = {**recommended.labels("attributes"), "custom": "Custom settings"}
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
     preset = st.radio("Configuration", list(PRESETS), format_func=PRESETS.get, key="attr_preset")
     split_kind = st.radio("Split", list(SPLITS), format_func=SPLITS.get, key="attr_split")
+    if split_kind == "leave-out":
+        split_kind = splits.LEAVE_OUT + st.selectbox("Site kept out for testing", SITES, key="attr_site")
     if preset == "custom":
         weighted = st.toggle("Weight rare attributes (DeepMAR)", value=True, key="attr_weighted")
         colours = st.toggle("Also upper / lower body colours", value=False, key="attr_colours")
@@ -97,7 +104,9 @@ tab_pred, tab_browse, tab_search, tab_metrics = st.tabs(["Predict", "Browse", "S
 with tab_pred:
     files = st.file_uploader("Photos of pedestrians", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
                              accept_multiple_files=True, key="attr_upload")
-    tuned = st.toggle("Use the thresholds tuned on validation", value=True, key="attr_tuned")
+    tuned = st.toggle("Use the thresholds tuned on validation", value=True, key="attr_tuned",
+                      help="Each attribute is said when its probability reaches the threshold that gave the best "
+                           "F1 on the validation images; one-of questions (gender, footwear, ...) say one answer.")
     threshold = None if tuned else st.slider("Threshold", 5, 95, 50, 5, key="attr_threshold", format="%d %%",
                                              help="An attribute is predicted when its probability reaches this.") / 100
     for f in files or []:
@@ -111,12 +120,15 @@ with tab_pred:
         except StudioError as exc:
             st.error(str(exc))
             break
-        decided = model.decide(probs.to_frame().T, threshold)[0]
-        thresholds = model.thresholds if threshold is None else {a: threshold for a in model.binary}
+        thresholds = model.thresholds_for("f1") if threshold is None else {a: threshold for a in model.binary}
         c1, c2 = st.columns([1, 3])
         c1.image(for_display(image), caption=f.name, width=120)
-        yes = [names[a] for a, d in zip(model.attributes, decided) if d]
-        c1.markdown("**Predicted:** " + (", ".join(yes) if yes else "nothing above its threshold"))
+        if threshold is None:
+            said = describe.sentence(*model.describe(probs))
+        else:
+            decided = model.decide(probs.to_frame().T, threshold)[0]
+            said = ", ".join(f"{names[a]} ({probs[a]:.0%})" for a, d in zip(model.attributes, decided) if d)
+        c1.markdown("**Predicted:** " + (said or "nothing above its threshold"))
         c2.plotly_chart(plots.probability_bars(probs[model.binary], thresholds, names, f"Attributes of {f.name}"),
                         key=f"bars_{f.file_id}")
         for g, members in model.groups.items():
@@ -125,7 +137,12 @@ with tab_pred:
                                                    {**names, f"{g}: none": "none of these"}, f"{g} (one of)"),
                             key=f"group_{g}_{f.file_id}")
         c2.caption("Green bars are predicted (the probability reaches the attribute's threshold, tuned on "
-                   "validation images); in a one-of group only the most probable choice is.")
+                   "validation images); in a one-of group only the most probable choice is. "
+                   + ("Probabilities are calibrated on validation images: of the answers given 70 %, about 70 % "
+                      "should be right (the Metrics tab shows how well that held on the test images)."
+                      if model.card.get("calibration") else
+                      "This model was trained before calibration: its percentages overstate rare attributes. "
+                      "Train it again for calibrated ones."))
 
 split, test_probs = ua.test_probabilities(card["stem"], mtime, str(ds.root), ds)
 test_frame = ds.frame.iloc[split.test].reset_index(drop=True)
@@ -163,9 +180,18 @@ with tab_search:
 with tab_metrics:
     per = pd.DataFrame(card.get("per_attribute", []))
     summary = next(iter(card.get("metrics", {}).values()), {})
-    cols = st.columns(len(summary) or 1)
-    for col, (k, v) in zip(cols, summary.items()):
+    shown = {k: v for k, v in summary.items() if k in ("mA", "accuracy", "precision", "recall", "F1")}
+    cols = st.columns(len(shown) or 1)
+    for col, (k, v) in zip(cols, shown.items()):
         col.metric(k, f"{v:.1%}")
+    columns = model.binary + [m for members in model.groups.values() for m in members]
+    bins, ece = calibration.reliability(test_probs, truth, model.attributes, columns)
+    st.plotly_chart(plots.reliability_diagram(bins, ece), key="attr_reliability")
+    before = summary.get("ECE before calibration")
+    st.caption(f"Calibration error (ECE) {ece:.1%}: how far, on average over every test image and attribute, the "
+               "stated probability is from how often such statements were true (0 % is perfect)."
+               + (f" Before calibration: {before:.1%}." if before is not None and model.card.get("calibration")
+                  else " This model's probabilities are not calibrated (trained before calibration existed)."))
     if not per.empty:
         st.plotly_chart(plots.attribute_scores(per), key="attr_scores")
         st.dataframe(ua.percent_columns(per), hide_index=True)

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from .. import artifacts, cli, config
 from ..images import load_image
-from . import labels as L
-from . import metrics, splits
+from . import describe, metrics, splits
 from . import train as A
 
 
@@ -106,10 +105,8 @@ def main(argv=None) -> int:
         model = A.load(args.model)
         images = [load_image(p) for p in args.images]
         probs = model.predict_images(images, args.weights)
-        decided = model.decide(probs)
-        for path, (_, row), flags in zip(args.images, probs.iterrows(), decided):
-            yes = [L.words(a) for a, f in zip(model.attributes, flags) if f]
-            print(f"{path}: {', '.join(yes) or '(no attribute above its threshold)'}")
+        for path, (_, row) in zip(args.images, probs.iterrows()):
+            print(f"{path}: {describe.sentence(*model.describe(row)) or '(no attribute above its threshold)'}")
             for a in model.attributes:
                 print(f"  {a:24s} {row[a]:.3f}")
         return 0

@@ -140,6 +140,13 @@ class AttributeModel:
             return self.card.get("f1_thresholds") or self.thresholds
         return self.thresholds
 
+    def describe(self, probs: pd.Series):
+        """One image's probabilities in words (``describe.py``): ``(choices, also)``, each exclusive set as
+        one choice, the other attributes by their F1 thresholds."""
+        from .describe import describe
+
+        return describe(probs, self.binary, self.groups, self.thresholds_for("f1"))
+
     def decide(self, probs: pd.DataFrame, threshold: float | None = None, rule: str = "balanced") -> np.ndarray:
         """0/1 per attribute in ``self.attributes`` order. Binary: prob >= threshold (the tuned ones of
         ``rule`` when ``threshold`` is None); group members: 1 for the most probable class of the group."""

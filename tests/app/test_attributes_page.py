@@ -70,6 +70,10 @@ def test_browse_search_and_metrics(trained):
     labels = {m.label for m in at.metric}
     assert {"mA", "accuracy", "precision", "recall", "F1"} <= labels
     assert any("Per-attribute mA" in c["layout"]["title"]["text"] for c in charts(at))
+    reliability = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Reliability on the test"))
+    assert [t["name"] for t in reliability["data"]] == ["share true", "bin average", "perfectly calibrated"]
+    assert any(c.value.startswith("Calibration error (ECE) ") and "Before calibration: " in c.value
+               for c in at.caption)
 
 
 def test_training_with_neighbour_votes_and_the_larger_input(trained, demo_dir):

@@ -316,3 +316,27 @@ def test_group_calibration_keeps_a_distribution_and_learns_the_bias():
     assert np.allclose(Q.sum(1), 1) and b[2] == 0.0 and b[0] > b[2] - 1e-9 + 0.5
     assert abs(Q[:, 2].mean() - 0.1) < abs(P[:, 2].mean() - 0.1)
     assert C.fit_vector(P, np.zeros(n, int)) == (1.0, [0.0, 0.0, 0.0])     # one class: left alone
+
+
+def test_description_says_one_choice_per_exclusive_set_and_the_close_runner_up():
+    from core.attributes import describe as D
+
+    binary = [a for a in L.PETA35 if a not in L.GROUPS["age"]]
+    probs = pd.Series({a: 0.05 for a in binary})
+    probs.update({"lowerBodyJeans": 0.62, "lowerBodyTrousers": 0.55, "lowerBodyShorts": 0.3,      # close: both said
+                  "footwearSneaker": 0.8, "footwearShoes": 0.4,                                  # clear: one said
+                  "personalMale": 0.1, "upperBodyShortSleeve": 0.45,                              # complements
+                  "carryingBackpack": 0.5, "accessorySunglasses": 0.3, "hairLong": 0.9})
+    probs = pd.concat([probs, pd.Series({"personalLess30": 0.45, "personalLess45": 0.35, "personalLess60": 0.1,
+                                         "personalLarger60": 0.05, "age: none": 0.05})])
+    thresholds = {a: 0.4 for a in binary} | {"accessorySunglasses": 0.6}
+    choices, also = D.describe(probs, binary, L.layout(L.PETA35)[1], thresholds)
+    said = {c.question: c for c in choices}
+    assert said["lower-body garment"].answer == "jeans" and said["lower-body garment"].runner_up == "trousers"
+    assert said["footwear"].answer == "sneakers" and said["footwear"].runner_up is None
+    assert said["gender"].answer == "female" and said["gender"].probability == pytest.approx(0.9)
+    assert said["sleeves"].answer == "long sleeves" and said["sleeves"].runner_up == "short sleeves"
+    assert said["age"].answer == "aged 16-30" and said["age"].runner_up == "aged 31-45"
+    assert [w for w, _ in also] == ["long hair", "backpack"]       # sunglasses under its threshold; sets apart
+    line = D.sentence(choices, also)
+    assert "jeans (62%; or trousers, 55%)" in line and "shorts" not in line and "female (90%)" in line
