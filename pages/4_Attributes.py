@@ -193,7 +193,8 @@ with tab_metrics:
                + (f" Before calibration: {before:.1%}." if before is not None and model.card.get("calibration")
                   else " This model's probabilities are not calibrated (trained before calibration existed)."))
     if not per.empty:
-        st.plotly_chart(plots.attribute_scores(per), key="attr_scores")
+        st.plotly_chart(plots.attribute_scores(per.assign(attribute=[names.get(a, a) for a in per.attribute])),
+                        key="attr_scores")
         st.dataframe(ua.percent_columns(per), hide_index=True)
     st.caption("mA: mean over attributes of (true-positive rate + true-negative rate) / 2. Instance-based "
                "accuracy / precision / recall / F1 compare each image's predicted and true label sets.")

@@ -180,3 +180,7 @@ def test_attributes_upload_shows_probability_bars(page, server, demo_dir, tmp_pa
     expect(page.locator(".js-plotly-plot .bars").first).to_be_visible(timeout=LONG)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     snap(page, "attributes", tmp_path, 1100)
+    page.get_by_role("tab", name="Metrics").click()           # how far the stated percentages can be trusted
+    expect(page.get_by_text("Reliability on the test images", exact=False)).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Calibration error (ECE)", exact=False)).to_be_visible(timeout=LONG)
+    snap(page, "attributes-reliability", tmp_path, 1400)
