@@ -74,6 +74,9 @@ def main(argv=None) -> int:
                    help="cross-site: every subset in turn held out as the test set (heads with neighbour votes, "
                         "and the fine-tuned model unless --finetune-epochs 0)")
     p.add_argument("--subsets", nargs="+", help="with --leave-one-out: only these held-out subsets")
+    p.add_argument("--balance", nargs="+", default=["none"], choices=A.BALANCE,
+                   help="with --leave-one-out: heads rows for each way of drawing training images (none, evenly "
+                        "per person, evenly per subset); the fine-tuned rows use the first")
     p.add_argument("--splits", nargs="+", default=["random-image", "person-disjoint"],
                    choices=["random-image", "person-disjoint"], help="the splits of the main benchmark")
     args = p.parse_args(argv)
@@ -194,14 +197,17 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
         site = ds.frame.subset.astype(str) == kind[len(splits.LEAVE_OUT):]
         where = {"held-out subset": kind[len(splits.LEAVE_OUT):], "test images": int(site.sum()),
                  "test persons": int(ds.frame.person[site].nunique())}
-        model, report = A.train(ds, replace(base, split=kind), features=F)
-        rows.append({**where, **_row(kind, "heads + neighbour votes", model, report)})
+        for balance in args.balance:
+            model, report = A.train(ds, replace(base, split=kind, balance=balance), features=F)
+            drawn = "" if balance == "none" else f", drawn evenly per {balance}"
+            rows.append({**where, **_row(kind, f"heads + neighbour votes{drawn}", model, report)})
         if args.finetune_epochs:
             t0 = time.perf_counter()
-            tuned, report = A.train_finetuned(ds, replace(base, split=kind), args.finetune_epochs,
+            tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0]), args.finetune_epochs,
                                               cache_dir=args.cache_dir, progress=common.stderr_progress())
+            drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
             rows.append({**where, **_row(kind, f"fine-tuned exit flow ({args.finetune_epochs} epochs max) + "
-                                               "neighbour votes", tuned, report, time.perf_counter() - t0)})
+                                               f"neighbour votes{drawn}", tuned, report, time.perf_counter() - t0)})
         table = pd.DataFrame(rows).drop(columns=["split"])
         summary = pd.DataFrame([{"model": m, "subsets": len(g), "mean mA": round(g["mA"].mean(), 2),
                                  "lowest mA": round(g["mA"].min(), 2),

@@ -51,6 +51,7 @@ class AttrConfig:
     weights: str | None = None     # backbone ImageNet weights file
     pooling: str = "avg"           # "avg": global average; "stripes": + 4 horizontal stripes (5 x the features)
     neighbours: bool = False       # blend in votes of the nearest training images (``neighbours.py``)
+    balance: str = "none"          # training images drawn evenly per "person" or per "subset" (``sampling_weights``)
 
     def backbone_spec(self) -> backbones.BackboneSpec:
         return backbones.BackboneSpec(self.backbone, self.height, self.width, self.pooling)
@@ -359,6 +360,54 @@ def choose_blend(model: AttributeModel, features: np.ndarray, Y: np.ndarray, ks=
             "validation_mA": round(best[0], 4)}
 
 
+BALANCE = ("none", "person", "subset")
+
+
+def sampling_weights(frame: pd.DataFrame, balance: str) -> np.ndarray | None:
+    """The chance of each training image (rows of ``frame``) to be drawn for a training example: None for
+    ``none`` (every image once per epoch, shuffled); ``person``: each person's images share one person's
+    chance (TownCentre's ~31 frames of a person count once); ``subset``: each subset (site) gets the same
+    total chance, so the largest does not dominate."""
+    if balance == "none":
+        return None
+    if balance not in BALANCE:
+        raise StudioError(f"unknown balance '{balance}': {', '.join(BALANCE)}")
+    key = frame["person"] if balance == "person" else frame.get("subset", pd.Series("all", index=frame.index))
+    counts = key.map(key.value_counts()).to_numpy(np.float64)
+    p = 1 / counts
+    return p / p.sum()
+
+
+def _drawn_rows(p: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """One epoch's training rows: as many as there are images, drawn with chances ``p`` (seeded by epoch)."""
+    return np.random.default_rng((seed, epoch, 7)).choice(len(p), len(p), p=p)
+
+
+class _Drawn:
+    """A Keras ``PyDataset`` of batches ``take(rows)`` whose rows are drawn anew each epoch with chances
+    ``p`` (``_drawn_rows``); built on first use so that ``keras`` is imported only when training."""
+
+    def __new__(cls, take, p, batch: int, seed: int):
+        import keras
+
+        class Drawn(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+                self.epoch, self.rows = 0, _drawn_rows(p, seed, 0)
+
+            def __len__(self):
+                return int(np.ceil(len(p) / batch))
+
+            def __getitem__(self, i):
+                return take(self.rows[i * batch:(i + 1) * batch])
+
+            def on_epoch_end(self):
+                self.epoch += 1
+                self.rows = _drawn_rows(p, seed, self.epoch)
+
+        return Drawn()
+
+
 def _split(ds: AttributeDataset, cfg: AttrConfig) -> splits.AttrSplit:
     """``cfg``'s split of ``ds``, refused before any work when a part would be empty."""
     split = splits.make(ds.frame, cfg.split, cfg.seed)
@@ -413,9 +462,13 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
                          f"val {logs.get('val_loss', 0):.4f}")
 
     t1 = time.perf_counter()
-    heads.fit(features[split.train], _targets(Y, attrs, binary, groups, split.train),
-              validation_data=(features[split.val], _targets(Y, attrs, binary, groups, split.val)),
-              epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, shuffle=True,
+    train_targets = _targets(Y, attrs, binary, groups, split.train)
+    p = sampling_weights(ds.frame.iloc[split.train], cfg.balance)
+    data = dict(x=features[split.train], y=train_targets, batch_size=cfg.batch_size, shuffle=True) if p is None \
+        else dict(x=_Drawn(lambda rows: (features[split.train[rows]], {k: v[rows] for k, v in train_targets.items()}),
+                           p, cfg.batch_size, cfg.seed))
+    heads.fit(**data, validation_data=(features[split.val], _targets(Y, attrs, binary, groups, split.val)),
+              epochs=cfg.epochs, verbose=0,
               callbacks=[keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True), Report()])
     train_s = time.perf_counter() - t1
     card = {"attributes": attrs, "binary": binary, "groups": groups, "thresholds": {a: 0.5 for a in binary},
@@ -570,9 +623,11 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
     net.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 loss=_losses(Y[split.train], attrs, binary, groups, cfg))
     targets = _targets(Y, attrs, binary, groups, split.train)
+    drawn = sampling_weights(ds.frame.iloc[split.train], cfg.balance)
 
     class Maps(keras.utils.PyDataset):
-        """Training maps in a seeded order per epoch; each one, at random, of the image or its mirror."""
+        """Training maps in a seeded order per epoch (or drawn with ``cfg.balance``'s chances); each one,
+        at random, of the image or its mirror."""
 
         def __init__(self, batch: int = 32):
             super().__init__()
@@ -582,7 +637,8 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
             return int(np.ceil(len(split.train) / self.batch))
 
         def __getitem__(self, i):
-            order = np.random.default_rng((cfg.seed, self.epoch)).permutation(len(split.train))
+            order = np.random.default_rng((cfg.seed, self.epoch)).permutation(len(split.train)) if drawn is None \
+                else _drawn_rows(drawn, cfg.seed, self.epoch)
             rows = order[i * self.batch:(i + 1) * self.batch]
             flip = np.random.default_rng((cfg.seed, self.epoch, i)).random(len(rows)) < 0.5
             idx = split.train[rows]

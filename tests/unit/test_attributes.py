@@ -340,3 +340,26 @@ def test_description_says_one_choice_per_exclusive_set_and_the_close_runner_up()
     assert [w for w, _ in also] == ["long hair", "backpack"]       # sunglasses under its threshold; sets apart
     line = D.sentence(choices, also)
     assert "jeans (62%; or trousers, 55%)" in line and "shorts" not in line and "female (90%)" in line
+
+
+def test_balanced_sampling_weights_persons_and_subsets_evenly(demo_attrs):
+    frame = pd.DataFrame({"person": ["T/1"] * 6 + ["T/2"] * 2 + ["V/1", "V/2"], "subset": ["T"] * 8 + ["V"] * 2})
+    assert A.sampling_weights(frame, "none") is None
+    by_person = A.sampling_weights(frame, "person")
+    assert np.allclose(by_person, [1 / 24] * 6 + [1 / 8] * 2 + [1 / 4] * 2)          # each person 1/4
+    by_subset = A.sampling_weights(frame, "subset")
+    assert np.allclose(by_subset[:8].sum(), 0.5) and np.allclose(by_subset[8:], 0.25)
+    drawn = np.concatenate([A._drawn_rows(by_subset, 0, e) for e in range(400)])
+    assert abs(np.isin(drawn, [8, 9]).mean() - 0.5) < 0.03
+    assert np.array_equal(A._drawn_rows(by_subset, 0, 3), A._drawn_rows(by_subset, 0, 3))
+    with pytest.raises(StudioError, match="unknown balance"):
+        A.sampling_weights(frame, "camera")
+
+
+@needs_weights
+def test_heads_train_on_person_balanced_draws_reproducibly(demo_attrs):
+    cfg = A.AttrConfig(epochs=3, balance="person", seed=2)
+    one, r1 = A.train(demo_attrs, cfg)
+    two, r2 = A.train(demo_attrs, cfg)
+    assert len(one.history) == 3 and one.card["config"]["balance"] == "person"
+    assert np.allclose(r1["probabilities"].to_numpy(), r2["probabilities"].to_numpy(), atol=1e-5)
