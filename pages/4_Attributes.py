@@ -50,6 +50,9 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
                                help="k nearest training images vote on each attribute; k and the blend with the "
                                     "heads are chosen on the validation images. Helps most when the same people "
                                     "appear in training and test images.")
+        balance = st.selectbox("Training images", A.BALANCE, key="attr_balance", format_func={
+            "none": "Each image once an epoch", "person": "Drawn evenly per person (many frames of one person "
+            "count once)", "subset": "Drawn evenly per site (no site dominates)"}.get)
         size = st.radio("Backbone input", list(INPUTS), format_func=INPUTS.get, key="attr_input", horizontal=True)
         finetune = st.toggle("Also fine-tune the network's top blocks (most accurate; minutes, not seconds)",
                              value=False, key="attr_finetune",
@@ -58,7 +61,7 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
                                   "at 256 x 128 this takes about 16 minutes on 2 cores.")
         (h, w), pooling = size
         cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights(),
-                           height=h, width=w, pooling=pooling, neighbours=neighbours)
+                           height=h, width=w, pooling=pooling, neighbours=neighbours, balance=balance)
         epochs = A.FINETUNE_EPOCHS if finetune else 0
     else:
         cfg, epochs = A.preset_config(recommended.by_key("attributes", preset).settings, split_kind,

@@ -201,3 +201,20 @@ def ratings_in_every_layout(ml, root: Path) -> dict[str, Path]:
     ml.movies[["movieId", "title", "genres"]].rename(columns={"movieId": "item"}).to_csv(generic / "items.csv",
                                                                                           index=False)
     return {"movielens-100k": k100, "movielens-dat": dat, "ratings-csv": generic}
+
+
+def peta_sites(root: Path, demo_archive: Path, sites=("SiteA", "SiteB")) -> Path:
+    """PETA with several subsets (sites), made from the demo's one: its persons dealt in turn to each
+    site, images and label lines copied."""
+    import shutil
+
+    lines = (demo_archive / "Label.txt").read_text().splitlines()
+    for k, site in enumerate(sites):
+        archive = root / "PETA" / "PETA dataset" / site / "archive"
+        archive.mkdir(parents=True)
+        mine = lines[k::len(sites)]
+        for line in mine:
+            for image in demo_archive.glob(f"{line.split()[0]}_*"):
+                shutil.copy(image, archive / image.name)
+        (archive / "Label.txt").write_text("\n".join(mine) + "\n")
+    return root

@@ -114,3 +114,21 @@ def test_training_a_fine_tuned_model_and_using_it(trained, demo_dir):
     at.file_uploader(key="attr_upload").set_value([("person.png", person, "image/png")]).run()
     assert not at.exception
     assert "Attributes of person.png" in [c["layout"]["title"]["text"] for c in charts(at)]
+
+
+def test_leave_one_site_out_trains_on_the_other_sites(demo_dir, tmp_path):
+    from tests import layouts
+
+    data = layouts.peta_sites(tmp_path / "data", demo_dir / "PETA" / "PETA dataset" / "Demo" / "archive")
+    at = open_page(PAGE, str(data), timeout=600)
+    assert at.radio(key="attr_split").options[-1].startswith("Leave one site out")   # PETA-like data has sites
+    at.radio(key="attr_split").set_value("leave-out").run()
+    assert at.selectbox(key="attr_site").options == ["SiteA", "SiteB"]
+    at.selectbox(key="attr_site").select("SiteB")
+    at.radio(key="attr_preset").set_value("custom").run()
+    at.selectbox(key="attr_balance").select("subset")
+    at.button(key="attr_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Trained and saved attr-xception") and "leave-out_SiteB" in s.value
+               for s in at.success), [s.value for s in at.success]
+    assert "leave-out:SiteB" in at.selectbox(key="attr_model").value
