@@ -17,7 +17,7 @@ import numpy as np
 
 from . import artifacts, config
 from .errors import StudioError
-from .images import load_image, resize
+from .images import camera_view, load_image, resize
 
 KERAS_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/xception/" + KERAS_FILE
@@ -301,18 +301,21 @@ class FeatureCache(ContentCache):
 
     ``tap="exit"`` caches, instead of pooled features, the map where the exit flow begins
     (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on.
-    ``flip=True``: the mirror images' (training augmentation). One cache file per backbone configuration.
+    ``flip=True``: the mirror images' (training augmentation); ``camera=True``: each image as another
+    camera might see it (``images.camera_view``, the same view of an image every time). One cache file per
+    backbone configuration.
     """
 
     def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
-                 tap: str | None = None):
+                 tap: str | None = None, camera: bool = False):
         if tap not in (None, "exit"):
             raise ValueError(f"unknown tap {tap!r}")
         self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
+        self.camera = camera
         if weights and not Path(weights).is_file():      # said explicitly: check now, even if all is cached
             raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
         key = spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}"
-        key += "-flip" if flip else ""
+        key += ("-flip" if flip else "") + ("-camera" if camera else "")
         self.label, self.chunk = spec.name, batch_size * 4
         self._model = None
         super().__init__(key, cache_dir, np.float32 if tap is None else np.float16)
@@ -328,6 +331,8 @@ class FeatureCache(ContentCache):
         return self._model
 
     def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
+        if self.camera:
+            images = [camera_view(im) for im in images]
         batch = np.stack([resize(im, self.spec.height, self.spec.width) for im in images])
         if self.flip:
             batch = batch[:, :, ::-1]

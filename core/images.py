@@ -171,3 +171,37 @@ def montage_paths(paths: list[str], height: int = 128, columns: int = 8) -> tupl
         except ImageError as exc:
             errors.append(str(exc))
     return montage(images, height, columns), errors
+
+
+def camera_view(image: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """The image as another camera might have seen it: a random crop of 80-100 % of its area (the person
+    framed differently), white balance and exposure (a gain per channel of 0.8-1.25, brightness 0.7-1.3,
+    contrast 0.75-1.25, saturation 0.6-1.4), half the time a blur (sigma 0.5-1.5) and half the time a
+    lower resolution (down by 2-4 and back up), half the time mirrored. ``seed`` None: drawn from the
+    image's own pixels, so the same image always gets the same view (what a content-keyed cache needs)."""
+    import hashlib
+
+    if seed is None:
+        seed = int.from_bytes(hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    area, aspect = rng.uniform(0.8, 1.0), np.exp(rng.uniform(-0.1, 0.1))
+    ch = int(round(min(h, h * np.sqrt(area * aspect))))
+    cw = int(round(min(w, w * np.sqrt(area / aspect))))
+    y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    out = image[y0:y0 + ch, x0:x0 + cw].astype(np.float32)
+    out = out * rng.uniform(0.8, 1.25, 3) * rng.uniform(0.7, 1.3)
+    mean = out.mean()
+    out = (out - mean) * rng.uniform(0.75, 1.25) + mean
+    grey = out.mean(2, keepdims=True)
+    out = grey + (out - grey) * rng.uniform(0.6, 1.4)
+    out = np.clip(out, 0, 255)
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
+    if rng.random() < 0.5:
+        f = rng.uniform(2, 4)
+        small = cv2.resize(out, (max(1, int(cw / f)), max(1, int(ch / f))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (cw, ch), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(np.clip(np.round(out), 0, 255).astype(np.uint8))

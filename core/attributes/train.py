@@ -52,6 +52,7 @@ class AttrConfig:
     pooling: str = "avg"           # "avg": global average; "stripes": + 4 horizontal stripes (5 x the features)
     neighbours: bool = False       # blend in votes of the nearest training images (``neighbours.py``)
     balance: str = "none"          # training images drawn evenly per "person" or per "subset" (``sampling_weights``)
+    camera_views: bool = False     # also train on each image's mirror and camera view (``images.camera_view``)
 
     def backbone_spec(self) -> backbones.BackboneSpec:
         return backbones.BackboneSpec(self.backbone, self.height, self.width, self.pooling)
@@ -378,34 +379,50 @@ def sampling_weights(frame: pd.DataFrame, balance: str) -> np.ndarray | None:
     return p / p.sum()
 
 
-def _drawn_rows(p: np.ndarray, seed: int, epoch: int) -> np.ndarray:
-    """One epoch's training rows: as many as there are images, drawn with chances ``p`` (seeded by epoch)."""
-    return np.random.default_rng((seed, epoch, 7)).choice(len(p), len(p), p=p)
+def _epoch_rows(n: int, p: np.ndarray | None, seed: int, epoch: int) -> np.ndarray:
+    """One epoch's training rows (positions in the training part): each of the ``n`` once in a seeded
+    order when ``p`` is None, else ``n`` drawn with chances ``p`` (``sampling_weights``)."""
+    if p is None:
+        return np.random.default_rng((seed, epoch)).permutation(n)
+    return np.random.default_rng((seed, epoch, 7)).choice(n, n, p=p)
 
 
-class _Drawn:
-    """A Keras ``PyDataset`` of batches ``take(rows)`` whose rows are drawn anew each epoch with chances
-    ``p`` (``_drawn_rows``); built on first use so that ``keras`` is imported only when training."""
+def _views(views: list[np.ndarray], idx: np.ndarray, key: tuple) -> np.ndarray:
+    """``views[v][i]`` for each ``i`` in ``idx``, the view ``v`` at random (seeded by ``key``): each
+    training example is the image, its mirror or, if cached, its camera view."""
+    if len(views) == 1:
+        return views[0][idx]
+    which = (np.random.default_rng(key).random(len(idx)) * len(views)).astype(int)
+    out = np.empty((len(idx),) + views[0].shape[1:], views[0].dtype)
+    for v, arr in enumerate(views):
+        out[which == v] = arr[idx[which == v]]
+    return out
 
-    def __new__(cls, take, p, batch: int, seed: int):
+
+class _Epochs:
+    """A Keras ``PyDataset`` over the training rows: batch ``i`` of an epoch is ``take(rows, key)``, the
+    rows from ``_epoch_rows`` (anew each epoch), ``key`` = (seed, epoch, i) for any other random choice.
+    Built on first use so that ``keras`` is imported only when training."""
+
+    def __new__(cls, take, n: int, p: np.ndarray | None, batch: int, seed: int):
         import keras
 
-        class Drawn(keras.utils.PyDataset):
+        class Epochs(keras.utils.PyDataset):
             def __init__(self):
                 super().__init__()
-                self.epoch, self.rows = 0, _drawn_rows(p, seed, 0)
+                self.epoch, self.rows = 0, _epoch_rows(n, p, seed, 0)
 
             def __len__(self):
-                return int(np.ceil(len(p) / batch))
+                return int(np.ceil(n / batch))
 
             def __getitem__(self, i):
-                return take(self.rows[i * batch:(i + 1) * batch])
+                return take(self.rows[i * batch:(i + 1) * batch], (seed, self.epoch, i))
 
             def on_epoch_end(self):
                 self.epoch += 1
-                self.rows = _drawn_rows(p, seed, self.epoch)
+                self.rows = _epoch_rows(n, p, seed, self.epoch)
 
-        return Drawn()
+        return Epochs()
 
 
 def _split(ds: AttributeDataset, cfg: AttrConfig) -> splits.AttrSplit:
@@ -422,8 +439,12 @@ def dataset_features(ds: AttributeDataset, cfg: AttrConfig, cache_dir=None, prog
 
 
 def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = None, progress=None,
-          cache_dir=None, attributes: list[str] | None = None) -> tuple[AttributeModel, dict]:
-    """Train heads; returns the model and a report (metrics on the test part, per-attribute table)."""
+          cache_dir=None, attributes: list[str] | None = None,
+          views: list[np.ndarray] | None = None) -> tuple[AttributeModel, dict]:
+    """Train heads; returns the model and a report (metrics on the test part, per-attribute table).
+    ``views``: other views of every image (its mirror's features, its camera view's), each training
+    example drawn at random from ``features`` and these; with ``cfg.camera_views`` and no ``views``, the
+    mirror and camera views' features are extracted (and cached) here."""
     import keras
 
     from . import models
@@ -464,9 +485,15 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
     t1 = time.perf_counter()
     train_targets = _targets(Y, attrs, binary, groups, split.train)
     p = sampling_weights(ds.frame.iloc[split.train], cfg.balance)
-    data = dict(x=features[split.train], y=train_targets, batch_size=cfg.batch_size, shuffle=True) if p is None \
-        else dict(x=_Drawn(lambda rows: (features[split.train[rows]], {k: v[rows] for k, v in train_targets.items()}),
-                           p, cfg.batch_size, cfg.seed))
+    if views is None and cfg.camera_views:
+        views = [backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights, **kw).features(
+            list(ds.frame.path), progress) for kw in (dict(flip=True), dict(camera=True))]
+    every = [features] + list(views or [])
+    data = dict(x=features[split.train], y=train_targets, batch_size=cfg.batch_size, shuffle=True) \
+        if p is None and len(every) == 1 else \
+        dict(x=_Epochs(lambda rows, key: (_views(every, split.train[rows], key),
+                                          {k: v[rows] for k, v in train_targets.items()}),
+                       len(split.train), p, cfg.batch_size, cfg.seed))
     heads.fit(**data, validation_data=(features[split.val], _targets(Y, attrs, binary, groups, split.val)),
               epochs=cfg.epochs, verbose=0,
               callbacks=[keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True), Report()])
@@ -521,12 +548,12 @@ def _votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.nd
 
 
 def exit_maps(ds: AttributeDataset, cfg: AttrConfig, idx=None, flip: bool = False, cache_dir=None,
-              progress=None) -> np.ndarray:
-    """The map where the backbone's exit flow begins, for the images ``idx`` (all by default) or their
-    mirror images, cached on disk like the features (float16)."""
+              progress=None, camera: bool = False) -> np.ndarray:
+    """The map where the backbone's exit flow begins, for the images ``idx`` (all by default), their
+    mirror images (``flip``) or their camera views (``camera``), cached on disk like the features (float16)."""
     paths = ds.frame.path.to_numpy()
     paths = paths if idx is None else paths[idx]
-    cache = backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights, flip=flip, tap="exit")
+    cache = backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights, flip=flip, tap="exit", camera=camera)
     return cache.features(list(paths), progress)
 
 
@@ -571,29 +598,33 @@ def train_finetuned(ds: AttributeDataset, cfg: AttrConfig, epochs: int = 3, lear
     t0 = time.perf_counter()
     maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=step("frozen layers, every image"))
     flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=step("frozen layers, mirror images"))
+    camera = exit_maps(ds, cfg, camera=True, cache_dir=cache_dir, progress=step("frozen layers, camera views")) \
+        if cfg.camera_views else None
     maps_s = time.perf_counter() - t0
     if progress is not None:
         progress(1.0, "features from the maps")
     heads_cfg = replace(cfg, neighbours=False)            # votes come after fine-tuning
-    model, _ = train(ds, heads_cfg, features=features_from_maps(maps, cfg), progress=step("heads"))
+    views = [features_from_maps(m, cfg) for m in (flipped, camera)] if cfg.camera_views else None
+    model, _ = train(ds, heads_cfg, features=features_from_maps(maps, cfg), progress=step("heads"), views=views)
     model.card["timing"]["features_s"] = round(maps_s, 1)
     tuned, report = finetune(ds, model, cfg, epochs, learning_rate, from_block, mirror, progress, cache_dir,
-                             maps=maps, flipped=flipped)
+                             maps=maps, flipped=flipped, camera=camera)
     tuned.card["finetune"]["maps_s"] = round(maps_s, 1)
     return tuned, report
 
 
 def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epochs: int = 3,
              learning_rate: float = 1e-4, from_block: str = "block13", mirror: bool = True, progress=None,
-             cache_dir=None, maps: np.ndarray | None = None, flipped: np.ndarray | None = None
-             ) -> tuple[AttributeModel, dict]:
+             cache_dir=None, maps: np.ndarray | None = None, flipped: np.ndarray | None = None,
+             camera: np.ndarray | None = None) -> tuple[AttributeModel, dict]:
     """Fine-tune the backbone's top blocks (``from_block`` on, within Xception's exit flow: block13 or
     block14) together with the trained heads; early stopping on validation loss, thresholds re-tuned on
     validation, test scored once. Batch-norm layers keep their ImageNet statistics.
 
     The frozen part of the network (entry and middle flow, ~88 % of the computation) runs once per image:
     its output map is cached on disk (``exit_maps``; or given: ``maps`` and ``flipped``, every image's and
-    its mirror image's) . Flip augmentation: each training example is, at random, the image or its mirror.
+    its mirror image's). Each training example is, at random, the image or its mirror (or, given ``camera``
+    or with ``cfg.camera_views``, its camera view's map).
     Each epoch then runs only the exit flow, ~8x faster than whole images. ``mirror``: the final network
     averages the pooled features of an image and its mirror (test-time flip). If ``cfg.neighbours``,
     neighbour votes are fitted on the fine-tuned features (k and the blend chosen on validation); the
@@ -611,6 +642,8 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
     if maps is None or flipped is None:
         maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=progress)
         flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=progress)
+    if camera is None and cfg.camera_views:
+        camera = exit_maps(ds, cfg, camera=True, cache_dir=cache_dir, progress=progress)
     maps_s = time.perf_counter() - t0
     base, cut, pooled = _exit_flow(cfg, maps.shape[1:])
     with backbones.BUILD_LOCK:
@@ -625,28 +658,10 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
     targets = _targets(Y, attrs, binary, groups, split.train)
     drawn = sampling_weights(ds.frame.iloc[split.train], cfg.balance)
 
-    class Maps(keras.utils.PyDataset):
-        """Training maps in a seeded order per epoch (or drawn with ``cfg.balance``'s chances); each one,
-        at random, of the image or its mirror."""
+    every = [maps, flipped] + ([camera] if camera is not None else [])
 
-        def __init__(self, batch: int = 32):
-            super().__init__()
-            self.batch, self.epoch = batch, 0
-
-        def __len__(self):
-            return int(np.ceil(len(split.train) / self.batch))
-
-        def __getitem__(self, i):
-            order = np.random.default_rng((cfg.seed, self.epoch)).permutation(len(split.train)) if drawn is None \
-                else _drawn_rows(drawn, cfg.seed, self.epoch)
-            rows = order[i * self.batch:(i + 1) * self.batch]
-            flip = np.random.default_rng((cfg.seed, self.epoch, i)).random(len(rows)) < 0.5
-            idx = split.train[rows]
-            x = np.where(flip[:, None, None, None], flipped[idx], maps[idx]).astype(np.float32)
-            return x, {k: v[rows] for k, v in targets.items()}
-
-        def on_epoch_end(self):
-            self.epoch += 1
+    def take(rows, key):
+        return _views(every, split.train[rows], key).astype(np.float32), {k: v[rows] for k, v in targets.items()}
 
     history = list(model.history)
 
@@ -658,7 +673,7 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
                 progress((epoch + 1) / epochs, f"fine-tuning epoch {epoch + 1}/{epochs}, val {logs.get('val_loss', 0):.4f}")
 
     t1 = time.perf_counter()
-    net.fit(Maps(), validation_data=(maps[split.val].astype(np.float32), _targets(Y, attrs, binary, groups, split.val)),
+    net.fit(_Epochs(take, len(split.train), drawn, 32, cfg.seed), validation_data=(maps[split.val].astype(np.float32), _targets(Y, attrs, binary, groups, split.val)),
             epochs=epochs, verbose=0, callbacks=[keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True),
                                                  Report()])
     train_s = time.perf_counter() - t1

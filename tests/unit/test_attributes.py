@@ -349,9 +349,9 @@ def test_balanced_sampling_weights_persons_and_subsets_evenly(demo_attrs):
     assert np.allclose(by_person, [1 / 24] * 6 + [1 / 8] * 2 + [1 / 4] * 2)          # each person 1/4
     by_subset = A.sampling_weights(frame, "subset")
     assert np.allclose(by_subset[:8].sum(), 0.5) and np.allclose(by_subset[8:], 0.25)
-    drawn = np.concatenate([A._drawn_rows(by_subset, 0, e) for e in range(400)])
+    drawn = np.concatenate([A._epoch_rows(10, by_subset, 0, e) for e in range(400)])
     assert abs(np.isin(drawn, [8, 9]).mean() - 0.5) < 0.03
-    assert np.array_equal(A._drawn_rows(by_subset, 0, 3), A._drawn_rows(by_subset, 0, 3))
+    assert np.array_equal(A._epoch_rows(10, by_subset, 0, 3), A._epoch_rows(10, by_subset, 0, 3))
     with pytest.raises(StudioError, match="unknown balance"):
         A.sampling_weights(frame, "camera")
 
@@ -363,3 +363,35 @@ def test_heads_train_on_person_balanced_draws_reproducibly(demo_attrs):
     two, r2 = A.train(demo_attrs, cfg)
     assert len(one.history) == 3 and one.card["config"]["balance"] == "person"
     assert np.allclose(r1["probabilities"].to_numpy(), r2["probabilities"].to_numpy(), atol=1e-5)
+
+
+def test_views_pick_each_example_from_one_view_at_random():
+    views = [np.full((6, 2), v, np.float32) + np.arange(6)[:, None] * 10 for v in range(3)]
+    idx = np.array([5, 0, 3] * 100)
+    got = A._views(views, idx, (0, 1, 2))
+    assert np.array_equal(got[:, 0] // 10, idx) and np.array_equal(got[:, 0], got[:, 1])   # row i of a view
+    which = got[:, 0] % 10
+    assert set(which) == {0, 1, 2} and np.array_equal(got, A._views(views, idx, (0, 1, 2)))
+    assert np.array_equal(A._views(views[:1], idx, (0,)), views[0][idx])
+
+
+def test_camera_view_is_another_look_at_the_same_image():
+    from core.images import camera_view
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (128, 48, 3), dtype=np.uint8)
+    view = camera_view(image)
+    assert view.dtype == np.uint8 and view.ndim == 3 and view.shape[2] == 3
+    assert 0.8 * 128 * 48 * 0.85 <= view.shape[0] * view.shape[1] <= 128 * 48       # a crop of 80-100 %
+    assert np.array_equal(view, camera_view(image))                               # the same view every time
+    assert not np.array_equal(camera_view(image, seed=1), camera_view(image, seed=2))
+    assert camera_view(np.zeros((3, 2, 3), np.uint8)).shape[2] == 3                  # tiny images work
+
+
+@needs_weights
+def test_finetuning_with_camera_views_caches_a_third_view(demo_attrs, tmp_path):
+    cfg = A.AttrConfig(epochs=2, camera_views=True, seed=1)
+    tuned, report = A.train_finetuned(demo_attrs, cfg, epochs=1, cache_dir=tmp_path)
+    names = sorted(p.name for p in (tmp_path / "features").iterdir())
+    assert any(n.startswith("xception-128x64-exit-camera") for n in names), names
+    assert tuned.card["config"]["camera_views"] and report["summary"]["mA"] > 0.6
