@@ -77,6 +77,9 @@ def main(argv=None) -> int:
     p.add_argument("--balance", nargs="+", default=["none"], choices=A.BALANCE,
                    help="with --leave-one-out: heads rows for each way of drawing training images (none, evenly "
                         "per person, evenly per subset); the fine-tuned rows use the first")
+    p.add_argument("--camera-views", action="store_true",
+                   help="with --leave-one-out: every model also trains on each image's mirror and camera view "
+                        "(images.camera_view; their maps cached first)")
     p.add_argument("--splits", nargs="+", default=["random-image", "person-disjoint"],
                    choices=["random-image", "person-disjoint"], help="the splits of the main benchmark")
     args = p.parse_args(argv)
@@ -183,7 +186,8 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     and the worst subset per model."""
     from core.attributes import splits
 
-    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True)
+    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True,
+                        camera_views=args.camera_views)
     held = args.subsets or splits.subsets(ds.frame)
     kinds = [splits.LEAVE_OUT + s for s in held]
     for kind in kinds:                                 # an unknown subset: refused before hours of work
@@ -191,6 +195,10 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     maps = A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())
     F = A.features_from_maps(maps, base)
     del maps
+    views = [A.features_from_maps(A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress(),
+                                              **kw), base) for kw in (dict(flip=True), dict(camera=True))] \
+        if args.camera_views else None
+    seen = " + mirror and camera views" if args.camera_views else ""
     rows = []
     info = common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key)
     for kind in kinds:
@@ -198,15 +206,15 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
         where = {"held-out subset": kind[len(splits.LEAVE_OUT):], "test images": int(site.sum()),
                  "test persons": int(ds.frame.person[site].nunique())}
         for balance in args.balance:
-            model, report = A.train(ds, replace(base, split=kind, balance=balance), features=F)
+            model, report = A.train(ds, replace(base, split=kind, balance=balance), features=F, views=views)
             drawn = "" if balance == "none" else f", drawn evenly per {balance}"
-            rows.append({**where, **_row(kind, f"heads + neighbour votes{drawn}", model, report)})
+            rows.append({**where, **_row(kind, f"heads{seen} + neighbour votes{drawn}", model, report)})
         if args.finetune_epochs:
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0]), args.finetune_epochs,
                                               cache_dir=args.cache_dir, progress=common.stderr_progress())
             drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
-            rows.append({**where, **_row(kind, f"fine-tuned exit flow ({args.finetune_epochs} epochs max) + "
+            rows.append({**where, **_row(kind, f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen} + "
                                                f"neighbour votes{drawn}", tuned, report, time.perf_counter() - t0)})
         table = pd.DataFrame(rows).drop(columns=["split"])
         summary = pd.DataFrame([{"model": m, "subsets": len(g), "mean mA": round(g["mA"].mean(), 2),
