@@ -227,8 +227,9 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
              "once, whatever its size.", summary),
             ("Per held-out subset (percent; times in seconds)",
              "Test: every image of the held-out subset. Train and validation: the other subsets' persons, cut "
-             "5 : 1 (seed 0). Early stopping, thresholds (balanced accuracy per attribute) and the neighbour "
-             "votes' k and blend are chosen on that validation part only. Fine-tuned rows' times exclude caching "
+             "5 : 1 (seed 0). Early stopping, the neighbour votes' k and blend, the calibration (where the code "
+             "has it: ECE columns) and the thresholds (balanced accuracy per attribute) are chosen on that validation "
+             "part only. Fine-tuned rows' times exclude caching "
              "the frozen layers' maps (done once, before the first subset).", table),
         ]
         path = common.write(args.name, info, sections)
