@@ -69,6 +69,9 @@ def main(argv=None) -> int:
     tr.add_argument("--colours", action="store_true", help="also the upper / lower body colour attributes")
     tr.add_argument("--balance", choices=A.BALANCE, default="none",
                     help="draw training images evenly per person or per subset (site) instead of each once an epoch")
+    tr.add_argument("--camera-views", action="store_true",
+                    help="also train on each image's mirror and a camera view (crop, white balance, blur, lower "
+                         "resolution), cached like the features")
     tr.add_argument("--neighbours", action="store_true",
                     help="blend in votes of the nearest training images (k and the blend chosen on validation)")
     tr.add_argument("--finetune-epochs", type=int, default=0,
@@ -123,7 +126,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
-                   neighbours=args.neighbours, balance=args.balance)
+                   neighbours=args.neighbours, balance=args.balance,
+                   camera_views=args.camera_views)
         out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
             "attr", cfg.model_tag(bool(args.finetune_epochs)), ds.name, args.split)
         with artifacts.training_lock("attributes"):
