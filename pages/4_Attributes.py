@@ -53,6 +53,11 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
         balance = st.selectbox("Training images", A.BALANCE, key="attr_balance", format_func={
             "none": "Each image once an epoch", "person": "Drawn evenly per person (many frames of one person "
             "count once)", "subset": "Drawn evenly per site (no site dominates)"}.get)
+        camera_views = st.toggle("Also learn from each image's mirror and a camera-like view", value=False,
+                                 key="attr_camera_views",
+                                 help="A seeded crop, white balance, exposure, blur and lower resolution per image, "
+                                      "so that the model sees each person as other cameras might; the views' "
+                                      "features are computed once and cached (2 more passes over the images).")
         size = st.radio("Backbone input", list(INPUTS), format_func=INPUTS.get, key="attr_input", horizontal=True)
         finetune = st.toggle("Also fine-tune the network's top blocks (most accurate; minutes, not seconds)",
                              value=False, key="attr_finetune",
@@ -61,7 +66,8 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
                                   "at 256 x 128 this takes about 16 minutes on 2 cores.")
         (h, w), pooling = size
         cfg = A.AttrConfig(split=split_kind, weighted=weighted, colours=colours, weights=ua.weights(),
-                           height=h, width=w, pooling=pooling, neighbours=neighbours, balance=balance)
+                           height=h, width=w, pooling=pooling, neighbours=neighbours, balance=balance,
+                           camera_views=camera_views)
         epochs = A.FINETUNE_EPOCHS if finetune else 0
     else:
         cfg, epochs = A.preset_config(recommended.by_key("attributes", preset).settings, split_kind,

@@ -2,6 +2,7 @@
 import io
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,8 +128,12 @@ def test_leave_one_site_out_trains_on_the_other_sites(demo_dir, tmp_path):
     at.selectbox(key="attr_site").select("SiteB")
     at.radio(key="attr_preset").set_value("custom").run()
     at.selectbox(key="attr_balance").select("subset")
+    at.toggle(key="attr_camera_views").set_value(True)
     at.button(key="attr_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value.startswith("Trained and saved attr-xception") and "leave-out_SiteB" in s.value
                for s in at.success), [s.value for s in at.success]
     assert "leave-out:SiteB" in at.selectbox(key="attr_model").value
+    saved = next(s.value for s in at.success if s.value.startswith("Trained and saved ")).split()[3].rstrip(":")
+    config = json.loads((Path(os.environ["STUDIO_MODEL_DIR"]) / f"{saved}.json").read_text())["config"]
+    assert config["balance"] == "subset" and config["camera_views"] and config["split"] == "leave-out:SiteB"
