@@ -77,9 +77,10 @@ def main(argv=None) -> int:
     p.add_argument("--balance", nargs="+", default=["none"], choices=A.BALANCE,
                    help="with --leave-one-out: heads rows for each way of drawing training images (none, evenly "
                         "per person, evenly per subset); the fine-tuned rows use the first")
-    p.add_argument("--camera-views", action="store_true",
-                   help="with --leave-one-out: every model also trains on each image's mirror and camera view "
-                        "(images.camera_view; their maps cached first)")
+    p.add_argument("--views", nargs="+", default=["plain"], choices=["plain", "camera"],
+                   help="with --leave-one-out: heads rows trained on the images alone (plain) and / or also on each "
+                        "image's mirror and camera view (camera: images.camera_view, their maps cached first); the "
+                        "fine-tuned rows use the first")
     p.add_argument("--splits", nargs="+", default=["random-image", "person-disjoint"],
                    choices=["random-image", "person-disjoint"], help="the splits of the main benchmark")
     args = p.parse_args(argv)
@@ -186,8 +187,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     and the worst subset per model."""
     from core.attributes import splits
 
-    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True,
-                        camera_views=args.camera_views)
+    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True)
     held = args.subsets or splits.subsets(ds.frame)
     kinds = [splits.LEAVE_OUT + s for s in held]
     for kind in kinds:                                 # an unknown subset: refused before hours of work
@@ -195,32 +195,38 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     maps = A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())
     F = A.features_from_maps(maps, base)
     del maps
-    views = [A.features_from_maps(A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress(),
-                                              **kw), base) for kw in (dict(flip=True), dict(camera=True))] \
-        if args.camera_views else None
-    seen = " + mirror and camera views" if args.camera_views else ""
+    views = {"plain": None}
+    if "camera" in args.views:
+        views["camera"] = [A.features_from_maps(A.exit_maps(ds, base, cache_dir=args.cache_dir, **kw,
+                                                            progress=common.stderr_progress()), base)
+                           for kw in (dict(flip=True), dict(camera=True))]
+    seen = {"plain": "", "camera": " + mirror and camera views"}
     rows = []
     info = common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key)
     for kind in kinds:
         site = ds.frame.subset.astype(str) == kind[len(splits.LEAVE_OUT):]
         where = {"held-out subset": kind[len(splits.LEAVE_OUT):], "test images": int(site.sum()),
                  "test persons": int(ds.frame.person[site].nunique())}
-        for balance in args.balance:
-            model, report = A.train(ds, replace(base, split=kind, balance=balance), features=F, views=views)
-            drawn = "" if balance == "none" else f", drawn evenly per {balance}"
-            rows.append({**where, **_row(kind, f"heads{seen} + neighbour votes{drawn}", model, report)})
+        for look in args.views:
+            for balance in args.balance:
+                model, report = A.train(ds, replace(base, split=kind, balance=balance, camera_views=look == "camera"),
+                                        features=F, views=views[look])
+                drawn = "" if balance == "none" else f", drawn evenly per {balance}"
+                rows.append({**where, **_row(kind, f"heads{seen[look]} + neighbour votes{drawn}", model, report)})
         if args.finetune_epochs:
             t0 = time.perf_counter()
-            tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0]), args.finetune_epochs,
+            tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0],
+                                                          camera_views=args.views[0] == "camera"), args.finetune_epochs,
                                               cache_dir=args.cache_dir, progress=common.stderr_progress())
             drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
-            rows.append({**where, **_row(kind, f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen} + "
-                                               f"neighbour votes{drawn}", tuned, report, time.perf_counter() - t0)})
+            label = f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen[args.views[0]]} + neighbour votes"
+            rows.append({**where, **_row(kind, label + drawn, tuned, report, time.perf_counter() - t0)})
         table = pd.DataFrame(rows).drop(columns=["split"])
         summary = pd.DataFrame([{"model": m, "subsets": len(g), "mean mA": round(g["mA"].mean(), 2),
                                  "lowest mA": round(g["mA"].min(), 2),
                                  "lowest subset": g.loc[g["mA"].idxmin(), "held-out subset"],
-                                 "mean F1": round(g["F1"].mean(), 2)}
+                                 "mean F1": round(g["F1"].mean(), 2),
+                                 **({"mean ECE": round(g["ECE"].mean(), 2)} if "ECE" in g else {})}
                                 for m, g in table.groupby("model", sort=False)])
         sections = [
             ("Mean over the held-out subsets (percent)", "Unweighted mean of the per-subset mA: each site counts "
