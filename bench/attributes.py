@@ -26,6 +26,7 @@ subsets is the headline number; the table is rewritten after every subset.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -192,14 +193,18 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     kinds = [splits.LEAVE_OUT + s for s in held]
     for kind in kinds:                                 # an unknown subset: refused before hours of work
         splits.make(ds.frame, kind)
-    maps = A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())
-    F = A.features_from_maps(maps, base)
-    del maps
+    maps = {"image": A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())}
+    F = A.features_from_maps(maps["image"], base)
     views = {"plain": None}
+    if "camera" in args.views or args.finetune_epochs:
+        for view, kw in (("mirror", dict(flip=True)), ("camera", dict(camera=True))):
+            if view == "camera" and "camera" not in args.views:
+                continue
+            maps[view] = A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress(), **kw)
     if "camera" in args.views:
-        views["camera"] = [A.features_from_maps(A.exit_maps(ds, base, cache_dir=args.cache_dir, **kw,
-                                                            progress=common.stderr_progress()), base)
-                           for kw in (dict(flip=True), dict(camera=True))]
+        views["camera"] = [A.features_from_maps(maps[v], base) for v in ("mirror", "camera")]
+    if not args.finetune_epochs:
+        maps.clear()                  # read once, kept only for the fine-tuned models (one load, not one a subset)
     seen = {"plain": "", "camera": " + mirror and camera views"}
     rows = []
     info = common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key)
@@ -217,10 +222,11 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0],
                                                           camera_views=args.views[0] == "camera"), args.finetune_epochs,
-                                              cache_dir=args.cache_dir, progress=common.stderr_progress())
+                                              cache_dir=args.cache_dir, progress=common.stderr_progress(), maps=maps)
             drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
             label = f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen[args.views[0]]} + neighbour votes"
             rows.append({**where, **_row(kind, label + drawn, tuned, report, time.perf_counter() - t0)})
+        gc.collect()
         table = pd.DataFrame(rows).drop(columns=["split"])
         summary = pd.DataFrame([{"model": m, "subsets": len(g), "mean mA": round(g["mA"].mean(), 2),
                                  "lowest mA": round(g["mA"].min(), 2),
