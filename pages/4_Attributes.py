@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import artifacts, plots, recommended
-from core.attributes import calibration, describe, splits
+from core.attributes import describe, splits
 from core.attributes import labels as L
 from core.attributes import train as A
 from core.errors import StudioError
@@ -193,8 +193,7 @@ with tab_metrics:
     cols = st.columns(len(shown) or 1)
     for col, (k, v) in zip(cols, shown.items()):
         col.metric(k, f"{v:.1%}")
-    columns = model.binary + [m for members in model.groups.values() for m in members]
-    bins, ece = calibration.reliability(test_probs, truth, model.attributes, columns)
+    bins, ece = ua.reliability(card["stem"], mtime, str(ds.root), ds)
     st.plotly_chart(plots.reliability_diagram(bins, ece), key="attr_reliability")
     before = summary.get("ECE before calibration")
     st.caption(f"Calibration error (ECE) {ece:.1%}: how far, on average over every test image and attribute, the "

@@ -38,6 +38,17 @@ def test_probabilities(stem: str, mtime: float, data_root: str, _ds):
     return split, model.probabilities(F[split.test])
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def reliability(stem: str, mtime: float, data_root: str, _ds):
+    """The reliability diagram's bins and the ECE of the model's test probabilities (once per model)."""
+    from core.attributes import calibration
+
+    model = load_model(stem, mtime)
+    split, probs = test_probabilities(stem, mtime, data_root, _ds)
+    return calibration.reliability(probs, _ds.labels(model.attributes)[split.test], model.attributes,
+                                   model.probability_columns)
+
+
 def percent_columns(per):
     """The per-attribute table for people: rates as percentages with the unit in the header, names in words."""
     from core.attributes import labels as L

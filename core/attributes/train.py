@@ -109,6 +109,11 @@ class AttributeModel:
     def thresholds(self) -> dict[str, float]:
         return self.card["thresholds"]
 
+    @property
+    def probability_columns(self) -> list[str]:
+        """What a probability is stated for: each binary attribute and each member of each group."""
+        return self.binary + [m for members in self.groups.values() for m in members]
+
     def probabilities(self, features: np.ndarray) -> pd.DataFrame:
         """One column per attribute (group members get their softmax share) plus ``<group>: none``."""
         if self.image_model is not None:
@@ -528,7 +533,7 @@ def _votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.nd
         return model._blend(features[idx], model.heads.predict(features[idx], verbose=0, batch_size=1024))
 
     val, probs = probabilities(split.val), probabilities(split.test)
-    columns = binary + [m for members in model.groups.values() for m in members]
+    columns = model.probability_columns
     _, ece_raw = calibration.reliability(probs, Y[split.test], attrs, columns)
     if cfg.calibrate:
         model.card["calibration"] = calibration.fit(val, Y[split.val], attrs, binary, model.groups)
