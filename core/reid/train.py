@@ -4,6 +4,8 @@ Methods (``METHODS``):
 
 * ``course`` — the course network with random triplets (``models.course_network``);
 * ``xception`` — the stronger model (``models.xception_stripes``) with batch-hard + identity loss;
+* ``xception-bnneck`` — the strong baseline (``tuned``): Xception's exit flow fine-tuned on cached
+  middle-flow maps with last stride 1, a BNNeck, label smoothing and warm-up;
 * ``lomo-xqda`` — the non-deep baseline (``handcrafted``): nothing to train but the XQDA metric;
   ``lomo-euclidean`` / ``lomo-cosine``: the same features with a plain distance (nothing learned);
 * ``gog-xqda`` — the GOG descriptor with XQDA; ``lomo-gog-xqda`` — both descriptors, one XQDA metric;
@@ -30,7 +32,7 @@ from ..datasets.base import ReidDataset
 from ..datasets.splits import Split, split_frames
 from ..errors import StudioError
 from ..images import load_image, resize
-from . import evaluation, frozen, handcrafted
+from . import evaluation, frozen, handcrafted, tuned
 
 # methods without a trained network and their descriptors: ``handcrafted.describe`` names, or
 # ``frozen.DESCRIPTOR`` (frozen Xception stripes); "|" separates the parts of a fused method, each with
@@ -67,7 +69,7 @@ def _cached(descriptor: str, paths, cache_dir, weights, progress, side: str) -> 
     if descriptor == frozen.DESCRIPTOR:
         return cache.features(list(paths), progress, side)
     return cache.features(list(paths), progress)
-METHODS = ("course", "xception") + LOMO_METHODS
+METHODS = ("course", "xception", tuned.METHOD) + LOMO_METHODS
 
 
 @dataclass
@@ -86,6 +88,12 @@ class TrainConfig:
     triplet_margin: float = 0.3
     id_weight: float = 1.0
     augment: bool = True
+    # the strong baseline (xception-bnneck), on cached maps; p, k, triplet_margin and id_weight as above
+    bnneck_learning_rate: float = 3.5e-4
+    warmup_epochs: int = 3
+    label_smoothing: float = 0.1
+    last_stride: int = 1
+    erase: float = 0.5                   # share of training examples with a random erased rectangle of the map
     weights: str | None = None           # Xception ImageNet weights file (else config / download)
 
     def to_dict(self) -> dict:
@@ -392,13 +400,23 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
     all_f = pd.concat(frames, ignore_index=True)
     labels_text = (all_f.source + "/" + all_f.pid).to_numpy()
     uniq, labels = np.unique(labels_text, return_inverse=True)
-    hw = models.COURSE_INPUT if cfg.method == "course" else models.STRONG_INPUT
-    images = load_images(list(all_f.path), hw)
+    hw = {"course": models.COURSE_INPUT, "xception": models.STRONG_INPUT}.get(cfg.method, (tuned.HEIGHT, tuned.WIDTH))
+    if cfg.method == tuned.METHOD:         # the frozen layers' maps of each image and its mirror, cached
+        report = None if progress is None else (lambda f, text: progress(0.0, f"frozen layers: {text}", []))
+        maps = tuned.MapCache(cache_dir, cfg.weights).features(list(all_f.path), report)
+    else:
+        images = load_images(list(all_f.path), hw)
     TripletSequence, PKSequence = _sequences()
     # Only building holds the process-wide lock (Keras' layer naming is not thread-safe); fitting does
     # not, so other app sessions can load models while this one trains.
     with backbones.BUILD_LOCK:
-        if cfg.method == "course":
+        if cfg.method == tuned.METHOD:
+            base = backbones.build(backbones.BackboneSpec("xception", *hw), cfg.weights)
+            trainer, _, parts_ = tuned.build(base, len(uniq), cfg.last_stride, cfg.seed)
+            data = tuned.sequence(maps, labels, len(uniq), cfg.p, cfg.k, cfg.seed, cfg.erase)
+            tuned.compile_trainer(trainer, len(data), cfg.epochs, cfg.warmup_epochs, cfg.bnneck_learning_rate,
+                                  cfg.triplet_margin, cfg.label_smoothing, cfg.id_weight)
+        elif cfg.method == "course":
             net = trainer = models.course_network(hw, seed=cfg.seed)
             trainer.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate), loss=TripletStackLoss(cfg.margin))
             data = TripletSequence(images, labels, all_f.camera.to_numpy(), cfg)
@@ -429,6 +447,9 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
     if done < cfg.epochs:
         data.start_at(done)        # a resumed run sees the same batches as an uninterrupted one
         trainer.fit(data, epochs=cfg.epochs, initial_epoch=done, verbose=0, callbacks=callbacks)
+    if cfg.method == tuned.METHOD:
+        with backbones.BUILD_LOCK:
+            net = tuned.image_network(base, parts_)
     card.update(input_hw=list(hw), train_seconds=time.perf_counter() - start, train_images=len(all_f),
                 train_identities=int(len(uniq)))
     return ReidModel(cfg.method, card, keras_model=net, history=history)
