@@ -183,6 +183,12 @@ def _build(spec: BackboneSpec, weights):
 EXIT_FLOW = {"xception": "block13_sepconv1_act"}
 
 
+def check_weights_file(weights) -> None:
+    """A weights file given explicitly must exist (WeightsError saying how to get one); None passes."""
+    if weights and not Path(weights).is_file():
+        raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
+
+
 def exit_flow_input(base, spec: BackboneSpec):
     """The tensor where ``base``'s exit flow begins: ``keras.Model(base.input, t)`` is the frozen part and
     ``keras.Model(t, base.output)`` the exit flow, sharing their layers (and weights) with ``base``."""
@@ -312,8 +318,7 @@ class FeatureCache(ContentCache):
             raise ValueError(f"unknown tap {tap!r}")
         self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
         self.camera = camera
-        if weights and not Path(weights).is_file():      # said explicitly: check now, even if all is cached
-            raise WeightsError(f"weights file not found: {weights}. {HOW_TO_GET_WEIGHTS}")
+        check_weights_file(weights)          # said explicitly: check now, even if all is cached
         key = spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}"
         key += ("-flip" if flip else "") + ("-camera" if camera else "")
         self.label, self.chunk = spec.name, batch_size * 4

@@ -100,11 +100,7 @@ class StripeCache(backbones.ContentCache):
     label = "Xception"
 
     def __init__(self, cache_dir=None, weights=None):
-        if weights:
-            from pathlib import Path
-
-            if not Path(weights).is_file():
-                raise backbones.WeightsError(f"weights file not found: {weights}. {backbones.HOW_TO_GET_WEIGHTS}")
+        backbones.check_weights_file(weights)
         self.weights = weights
         super().__init__(f"reid-{DESCRIPTOR}-{HEIGHT}x{WIDTH}-s{STRIPES}-v{VERSION}", cache_dir)
 

@@ -194,7 +194,18 @@ def _sequences():
             self.epoch = epoch
             self._make()
 
-    return TripletSequence, PKSequence
+    class MapSequence(PKSequence):
+        """The same P x K batches of cached maps for the strong baseline (``tuned.batch``)."""
+
+        def __init__(self, maps, labels, cfg: TrainConfig):
+            super().__init__(maps, labels, cfg)
+            self.n_ids = int(np.max(labels)) + 1
+
+        def __getitem__(self, i):
+            rng = np.random.default_rng((self.cfg.seed, self.epoch, i))
+            return tuned.batch(self.images, self.labels, self.batches[i], self.n_ids, rng, self.cfg.erase)
+
+    return TripletSequence, PKSequence, MapSequence
 
 
 def _callback(progress, epochs: int, history: list):
@@ -406,14 +417,14 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
         maps = tuned.MapCache(cache_dir, cfg.weights).features(list(all_f.path), report)
     else:
         images = load_images(list(all_f.path), hw)
-    TripletSequence, PKSequence = _sequences()
+    TripletSequence, PKSequence, MapSequence = _sequences()
     # Only building holds the process-wide lock (Keras' layer naming is not thread-safe); fitting does
     # not, so other app sessions can load models while this one trains.
     with backbones.BUILD_LOCK:
         if cfg.method == tuned.METHOD:
             base = backbones.build(backbones.BackboneSpec("xception", *hw), cfg.weights)
             trainer, _, parts_ = tuned.build(base, len(uniq), cfg.last_stride, cfg.seed)
-            data = tuned.sequence(maps, labels, len(uniq), cfg.p, cfg.k, cfg.seed, cfg.erase)
+            data = MapSequence(maps, labels, cfg)
             tuned.compile_trainer(trainer, len(data), cfg.epochs, cfg.warmup_epochs, cfg.bnneck_learning_rate,
                                   cfg.triplet_margin, cfg.label_smoothing, cfg.id_weight)
         elif cfg.method == "course":

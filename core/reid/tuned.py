@@ -41,11 +41,7 @@ class MapCache(backbones.ContentCache):
     label = "Xception's frozen layers"
 
     def __init__(self, cache_dir=None, weights=None):
-        if weights:
-            from pathlib import Path
-
-            if not Path(weights).is_file():
-                raise backbones.WeightsError(f"weights file not found: {weights}. {backbones.HOW_TO_GET_WEIGHTS}")
+        backbones.check_weights_file(weights)
         self.weights = weights
         super().__init__(f"reid-xception-{HEIGHT}x{WIDTH}-exit-both-v{VERSION}", cache_dir, np.float16)
 
@@ -128,44 +124,16 @@ def erase(maps: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndar
     return maps
 
 
-def sequence(maps: np.ndarray, labels: np.ndarray, n_ids: int, p: int, k: int, seed: int, erase_p: float):
-    """P x K batches of cached maps (``maps``: ``N x 2 x H x W x C``, image and mirror), each example's side
-    drawn at random, randomly erased; targets ``pooled`` (identity labels, for the triplet loss) and
-    ``id_logits`` (one-hot, for label smoothing). Batches of epoch ``e`` are seeded by ``(seed, e)``, so a
-    resumed run (``start_at``) sees what an uninterrupted one would."""
-    import keras
-
-    from .sampling import pk_batches
-
-    class MapBatches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.epoch = 0
-            self._make()
-
-        def _make(self):
-            self.batches = list(pk_batches(labels, p, k, seed * 1_000_003 + self.epoch))
-
-        def __len__(self):
-            return len(self.batches)
-
-        def __getitem__(self, i):
-            idx = np.asarray(self.batches[i])
-            rng = np.random.default_rng((seed, self.epoch, i))
-            side = rng.integers(0, 2, len(idx))
-            x = erase(maps[idx, side].astype(np.float32), rng, erase_p)
-            y = labels[idx].astype(np.int32)
-            return x, {"pooled": y, "id_logits": np.eye(n_ids, dtype=np.float32)[y]}
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self._make()
-
-        def start_at(self, epoch: int):
-            self.epoch = epoch
-            self._make()
-
-    return MapBatches()
+def batch(maps: np.ndarray, labels: np.ndarray, idx: np.ndarray, n_ids: int, rng: np.random.Generator,
+          erase_p: float):
+    """One training batch of cached maps (``maps``: ``N x 2 x H x W x C``, image and mirror) for the images
+    ``idx``: each example's side drawn at random, randomly erased; targets ``pooled`` (identity labels,
+    for the triplet loss) and ``id_logits`` (one-hot, for label smoothing)."""
+    idx = np.asarray(idx)
+    side = rng.integers(0, 2, len(idx))
+    x = erase(maps[idx, side].astype(np.float32), rng, erase_p)
+    y = np.asarray(labels)[idx].astype(np.int32)
+    return x, {"pooled": y, "id_logits": np.eye(n_ids, dtype=np.float32)[y]}
 
 
 def compile_trainer(trainer, steps_per_epoch: int, epochs: int, warmup_epochs: int, learning_rate: float,
