@@ -309,17 +309,18 @@ class FeatureCache(ContentCache):
     (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on.
     ``flip=True``: the mirror images' (training augmentation); ``camera=True``: each image as another
     camera might see it (``images.camera_view``, the same view of an image every time). One cache file per
-    backbone configuration.
+    backbone configuration; ``prefix`` keeps one user's images in a file of their own (re-ID's maps are not
+    read with every PETA map cached for the attribute model).
     """
 
     def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
-                 tap: str | None = None, camera: bool = False):
+                 tap: str | None = None, camera: bool = False, prefix: str = ""):
         if tap not in (None, "exit"):
             raise ValueError(f"unknown tap {tap!r}")
         self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
         self.camera = camera
         check_weights_file(weights)          # said explicitly: check now, even if all is cached
-        key = spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}"
+        key = prefix + (spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}")
         key += ("-flip" if flip else "") + ("-camera" if camera else "")
         self.label, self.chunk = spec.name, batch_size * 4
         self._model = None

@@ -413,8 +413,11 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
     uniq, labels = np.unique(labels_text, return_inverse=True)
     hw = {"course": models.COURSE_INPUT, "xception": models.STRONG_INPUT}.get(cfg.method, (tuned.HEIGHT, tuned.WIDTH))
     if cfg.method == tuned.METHOD:         # the frozen layers' maps of each image and its mirror, cached
-        report = None if progress is None else (lambda f, text: progress(0.0, f"frozen layers: {text}", []))
-        maps = tuned.MapCache(cache_dir, cfg.weights).features(list(all_f.path), report)
+        outer, share = progress, 0.1       # the first tenth of the bar, then the epochs
+        maps = tuned.maps(all_f.path, cache_dir, cfg.weights, None if outer is None else (
+            lambda f, text: outer(share * f, f"Xception's frozen layers, {text}", [])))
+        if outer is not None:
+            progress = lambda f, text, history: outer(share + (1 - share) * f, text, history)  # noqa: E731
     else:
         images = load_images(list(all_f.path), hw)
     TripletSequence, PKSequence, MapSequence = _sequences()
@@ -423,7 +426,7 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
     with backbones.BUILD_LOCK:
         if cfg.method == tuned.METHOD:
             base = backbones.build(backbones.BackboneSpec("xception", *hw), cfg.weights)
-            trainer, _, parts_ = tuned.build(base, len(uniq), cfg.last_stride, cfg.seed)
+            trainer, parts_ = tuned.build(base, len(uniq), cfg.last_stride, cfg.seed)
             data = MapSequence(maps, labels, cfg)
             tuned.compile_trainer(trainer, len(data), cfg.epochs, cfg.warmup_epochs, cfg.bnneck_learning_rate,
                                   cfg.triplet_margin, cfg.label_smoothing, cfg.id_weight)

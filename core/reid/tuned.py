@@ -16,7 +16,7 @@ strong baseline) on ImageNet Xception at 256 x 128:
 
 What 2 cores change: the entry and middle flow stay frozen with their ImageNet weights; their output map
 (16 x 8 x 728, float16) of every training image and its mirror is computed once and cached on disk by
-content (``MapCache``), so each epoch runs only the exit flow. Training saves a checkpoint after every
+content (``maps``), so each epoch runs only the exit flow. Training saves a checkpoint after every
 epoch and can resume (``core.reid.train``). The saved network takes images: the frozen layers, the
 fine-tuned exit flow and the BNNeck in one ``.keras`` file (built-in layers only, ``safe_mode`` loads it).
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backbones
-from ..images import resize
 from . import frozen
 
 HEIGHT, WIDTH = frozen.HEIGHT, frozen.WIDTH
@@ -33,25 +32,18 @@ METHOD = "xception-bnneck"
 VERSION = 1
 
 
-class MapCache(backbones.ContentCache):
-    """The map where Xception's exit flow begins (``16 x 8 x 728`` at 256 x 128), of each image and of its
-    mirror image (``N x 2 x 16 x 8 x 728``, float16), cached on disk by content; ``features(paths)``."""
-
-    chunk = 64
-    label = "Xception's frozen layers"
-
-    def __init__(self, cache_dir=None, weights=None):
-        backbones.check_weights_file(weights)
-        self.weights = weights
-        super().__init__(f"reid-xception-{HEIGHT}x{WIDTH}-exit-both-v{VERSION}", cache_dir, np.float16)
-
-    def compute(self, images: list[np.ndarray]) -> np.ndarray:
-        model, _ = frozen._model(self.weights)
-        batch = np.stack([resize(im, HEIGHT, WIDTH) for im in images])
-        x = backbones.preprocess(np.concatenate([batch, batch[:, :, ::-1]]), None)
-        maps = np.asarray(model.predict(x, verbose=0, batch_size=32), np.float16)
-        n = len(images)
-        return np.stack([maps[:n], maps[n:]], axis=1)
+def maps(paths, cache_dir=None, weights=None, progress=None) -> np.ndarray:
+    """The map where Xception's exit flow begins (``16 x 8 x 728`` at 256 x 128) of each image and of its
+    mirror image: ``N x 2 x 16 x 8 x 728``, float16. Cached on disk by content (``backbones.FeatureCache``
+    with ``tap="exit"``, one file per side, kept apart from the attribute model's); ``progress(f, text)``."""
+    spec = backbones.BackboneSpec("xception", HEIGHT, WIDTH)
+    sides = []
+    for i, flip in enumerate((False, True)):
+        cache = backbones.FeatureCache(spec, cache_dir, weights, flip=flip, tap="exit", prefix="reid-")
+        report = None if progress is None else (
+            lambda f, text, i=i: progress((i + f) / 2, f"{'mirror images' if i else 'images'}: {text}"))
+        sides.append(cache.features(list(paths), report))
+    return np.stack(sides, axis=1)
 
 
 def exit_flow(base, last_stride: int = 1):
@@ -76,8 +68,8 @@ def exit_flow(base, last_stride: int = 1):
 
 
 def build(base, n_ids: int, last_stride: int = 1, seed: int = 0):
-    """``(trainer, embedder, parts)``: the training network on maps (outputs ``pooled`` for the triplet
-    loss and ``id_logits``), the embedding network on maps, and the layers an image network reuses."""
+    """``(trainer, parts)``: the training network on maps (outputs ``pooled`` for the triplet loss and
+    ``id_logits``) and the trained layers ``image_network`` puts after the frozen ones."""
     keras = backbones._import_keras()
     from keras import layers
 
@@ -92,8 +84,7 @@ def build(base, n_ids: int, last_stride: int = 1, seed: int = 0):
     logits = layers.Dense(n_ids, use_bias=False, name="id_logits",
                           kernel_initializer=keras.initializers.RandomNormal(stddev=0.001, seed=seed))(neck)
     trainer = keras.Model(maps, {"pooled": pooled, "id_logits": logits}, name="bnneck_train")
-    embedder = keras.Model(maps, unit(neck), name="bnneck_maps")
-    return trainer, embedder, (exit_net, gap, bnneck, unit)
+    return trainer, (exit_net, gap, bnneck, unit)
 
 
 def image_network(base, parts) -> object:

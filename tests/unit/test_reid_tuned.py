@@ -51,23 +51,30 @@ def test_exit_flow_copy_keeps_the_weights_and_last_stride_one_keeps_the_resoluti
 
 
 @needs_weights
-def test_strong_baseline_learns_resumes_and_round_trips(demo_dir, tmp_path, cache_dir):
+def test_strong_baseline_learns_resumes_and_round_trips(demo_dir, tmp_path):
     """40 demo identities, 6 short epochs: stopped in epoch 3 and resumed, the identity loss falls, the
     saved image network embeds as the trained one, and it ranks the test identities above chance."""
     ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
     ds = ds.subset(ds.pids[:40])
     split = splits.course_split(ds.pids)
     cfg = T.TrainConfig(tuned.METHOD, epochs=6, p=8, k=4, warmup_epochs=1)
-    stem = tmp_path / "bn"
+    stem, cache_dir = tmp_path / "bn", tmp_path / "cache"      # an empty cache: the maps are computed here
+
+    bar = []
 
     def stop_in_epoch_3(fraction, text, history=None):
+        bar.append((fraction, text))
         if history and len(history) == 3:
             raise Stop
 
     with pytest.raises(Stop):
         T.train(ds, split, cfg, stop_in_epoch_3, checkpoint=stem, cache_dir=cache_dir)
     assert checkpoint.info(stem)["epoch"] == 2
-    assert tuned.MapCache(cache_dir).path.is_file()          # the frozen layers ran once per image
+    fractions = [f for f, _ in bar]                # the bar moves while the maps are cached, never back
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(0.1 + 0.9 * 3 / 6)
+    assert any(0 < f <= 0.1 and "frozen layers" in text for f, text in bar), bar
+    assert sorted(p.name for p in (cache_dir / "features").glob("reid-*.npz")) == [   # ran once per image
+        "reid-xception-256x128-exit-flip.npz", "reid-xception-256x128-exit.npz"]
     model = T.train(ds, split, cfg, checkpoint=stem, resume=True, cache_dir=cache_dir)
     assert model.card["resumed_from_epoch"] == 2 and [h["epoch"] for h in model.history] == list(range(1, 7))
     losses = [(h["loss"], h["id_logits_loss"]) for h in model.history]
