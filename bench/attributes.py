@@ -18,7 +18,8 @@
 Cross-site (``--leave-one-out``, PETA's subsets are sites with their own cameras): each subset in turn is
 the test set; the models train and choose every setting (early stopping, thresholds, neighbour votes) on
 the other subsets (their persons cut 5 : 1 into train and validation). The mean mA over the held-out
-subsets is the headline number; the table is rewritten after every subset.
+subsets is the headline number; the table is rewritten after every subset, and ``--resume`` runs only
+the subsets a stopped run of the same settings did not finish (the file says which rows were kept).
 
     python -m bench.attributes --data-dir ../shared/data --size 256x128 --pooling stripes \
         --leave-one-out --name attributes-cross-site
@@ -56,7 +57,7 @@ def _row(split: str, label: str, model, report, total_s: float | None = None) ->
     return row
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
@@ -82,9 +83,16 @@ def main(argv=None) -> int:
                    help="with --leave-one-out: heads rows trained on the images alone (plain) and / or also on each "
                         "image's mirror and camera view (camera: images.camera_view, their maps cached first); the "
                         "fine-tuned rows use the first")
+    p.add_argument("--resume", action="store_true",
+                   help="with --leave-one-out: keep the held-out subsets already in bench/results/NAME.json when it "
+                        "was run with the same settings, run only the others")
     p.add_argument("--splits", nargs="+", default=["random-image", "person-disjoint"],
                    choices=["random-image", "person-disjoint"], help="the splits of the main benchmark")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     h, w = (int(v) for v in args.size.split("x"))
     ds = catalog.load(catalog.resolve("attributes", args.data_dir))
     if args.finetuned_seeds:
@@ -182,6 +190,29 @@ def seeds(ds, args, h: int, w: int) -> int:
     return 0
 
 
+SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "weights")   # what makes two runs' rows comparable
+
+
+def finished_rows(args) -> tuple[list[dict], str]:
+    """With ``--resume``: the per-subset rows of ``bench/results/NAME.json`` and where they came from, when that
+    run's command had the same settings (refused with the difference named, otherwise); none without the file."""
+    path = common.RESULTS / f"{args.name}.json"
+    if not args.resume or not path.exists():
+        return [], ""
+    import json
+    import shlex
+
+    old = json.loads(path.read_text())
+    words = shlex.split(old["command"])
+    before = parser().parse_args(words[words.index("bench.attributes") + 1:])
+    differ = [k for k in SETTINGS if getattr(before, k) != getattr(args, k)]
+    if differ:
+        raise SystemExit(f"--resume: {path} was run with other settings ({', '.join(differ)}); "
+                         "use another --name or the same settings")
+    rows = next(s["rows"] for s in old["sections"] if s["heading"].startswith("Per held-out subset"))
+    return rows, f"{old['date']} (commit {old['commit']})"
+
+
 def leave_one_out(ds, args, h: int, w: int) -> int:
     """Each subset held out in turn: heads with neighbour votes on the frozen features, and the fine-tuned
     model (today's best pipeline), trained on the other subsets; a row per (subset, model), then the mean
@@ -189,8 +220,13 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     from core.attributes import splits
 
     base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True)
-    held = args.subsets or splits.subsets(ds.frame)
+    rows, resumed = finished_rows(args)
+    done = {r["held-out subset"] for r in rows}
+    held = [s for s in args.subsets or splits.subsets(ds.frame) if s not in done]
     kinds = [splits.LEAVE_OUT + s for s in held]
+    if not kinds:
+        print(f"every held-out subset asked for is already in {args.name}.json (--resume)")
+        return 0
     for kind in kinds:                                 # an unknown subset: refused before hours of work
         splits.make(ds.frame, kind)
     maps = {"image": A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())}
@@ -206,8 +242,9 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     if not args.finetune_epochs:
         maps.clear()                  # read once, kept only for the fine-tuned models (one load, not one a subset)
     seen = {"plain": "", "camera": " + mirror and camera views"}
-    rows = []
     info = common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key)
+    if done:
+        info["resumed"] = f"subsets {', '.join(sorted(done))} kept from the run of {resumed}"
     for kind in kinds:
         site = ds.frame.subset.astype(str) == kind[len(splits.LEAVE_OUT):]
         where = {"held-out subset": kind[len(splits.LEAVE_OUT):], "test images": int(site.sum()),
