@@ -83,6 +83,9 @@ def parser() -> argparse.ArgumentParser:
                    help="with --leave-one-out: heads rows trained on the images alone (plain) and / or also on each "
                         "image's mirror and camera view (camera: images.camera_view, their maps cached first); the "
                         "fine-tuned rows use the first")
+    p.add_argument("--votes", nargs="+", default=["on"], choices=["on", "off"],
+                   help="with --leave-one-out: heads rows with the neighbour votes (on) and / or without (off); "
+                        "the fine-tuned rows use the first")
     p.add_argument("--resume", action="store_true",
                    help="with --leave-one-out: keep the held-out subsets already in bench/results/NAME.json when it "
                         "was run with the same settings, run only the others")
@@ -190,7 +193,7 @@ def seeds(ds, args, h: int, w: int) -> int:
     return 0
 
 
-SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "weights")   # what makes two runs' rows comparable
+SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights")   # what makes two runs' rows comparable
 
 
 def finished_rows(args) -> tuple[list[dict], str]:
@@ -242,6 +245,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     if not args.finetune_epochs:
         maps.clear()                  # read once, kept only for the fine-tuned models (one load, not one a subset)
     seen = {"plain": "", "camera": " + mirror and camera views"}
+    said = {"on": " + neighbour votes", "off": ", no neighbour votes"}
     info = common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key)
     if done:
         info["resumed"] = f"subsets {', '.join(sorted(done))} kept from the run of {resumed}"
@@ -251,17 +255,20 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
                  "test persons": int(ds.frame.person[site].nunique())}
         for look in args.views:
             for balance in args.balance:
-                model, report = A.train(ds, replace(base, split=kind, balance=balance, camera_views=look == "camera"),
-                                        features=F, views=views[look])
-                drawn = "" if balance == "none" else f", drawn evenly per {balance}"
-                rows.append({**where, **_row(kind, f"heads{seen[look]} + neighbour votes{drawn}", model, report)})
+                for votes in args.votes:
+                    cfg = replace(base, split=kind, balance=balance, camera_views=look == "camera",
+                                  neighbours=votes == "on")
+                    model, report = A.train(ds, cfg, features=F, views=views[look])
+                    drawn = "" if balance == "none" else f", drawn evenly per {balance}"
+                    rows.append({**where, **_row(kind, f"heads{seen[look]}{said[votes]}{drawn}", model, report)})
         if args.finetune_epochs:
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0],
-                                                          camera_views=args.views[0] == "camera"), args.finetune_epochs,
+                                                          camera_views=args.views[0] == "camera",
+                                                          neighbours=args.votes[0] == "on"), args.finetune_epochs,
                                               cache_dir=args.cache_dir, progress=common.stderr_progress(), maps=maps)
             drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
-            label = f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen[args.views[0]]} + neighbour votes"
+            label = f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen[args.views[0]]}{said[args.votes[0]]}"
             rows.append({**where, **_row(kind, label + drawn, tuned, report, time.perf_counter() - t0)})
         gc.collect()
         table = pd.DataFrame(rows).drop(columns=["split"])
