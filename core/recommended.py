@@ -26,6 +26,7 @@ class Preset:
     source: str               # the results table
     settings: dict = field(default_factory=dict)
     overhead: float = 0.0     # seconds whatever the data's size (starting TensorFlow, building networks)
+    new_sites: str = ""       # how it did on sites (cameras) never seen in training, in words; "" = not measured
 
     def estimate_seconds(self, units: int) -> float:
         """The time this configuration should take on ``units`` images / ratings on 2 cores."""
@@ -80,7 +81,10 @@ ATTRIBUTES = (
     Preset("heads-256", "attributes", "Xception at 256 x 128, global + 4 stripe features, heads only, neighbour votes",
            "mA 65.4 % person-disjoint (79.8 % random images); about 6 minutes on the benchmark's machine",
            360.0, PETA_IMAGES, "bench/results/attributes-256x128.md",
-           {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": False}, overhead=30.0),
+           {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": False}, overhead=30.0,
+           # bench/results/attributes-cross-site-heads.md, row "heads + neighbour votes"
+           new_sites="58.4 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn; "
+                     "lowest 55.4 %)"),
     Preset("heads-128", "attributes", "Xception at 128 x 64, global average features, heads only",
            "mA 62.5 % person-disjoint (72.6 % random images); about 4 minutes on the benchmark's machine",
            215.0, PETA_IMAGES, "bench/results/attributes.md",
@@ -104,8 +108,13 @@ def by_key(system: str, key: str) -> Preset:
 def labels(system: str) -> dict[str, str]:
     """Preset key -> its label for a page's choice: the title and what it measured, the recommended one
     first and said to be."""
-    return {p.key: f"{'Recommended: ' if i == 0 else ''}{p.title} ({p.measured})"
-            for i, p in enumerate(PRESETS[system])}
+    return {p.key: f"{'Recommended: ' if i == 0 else ''}{p.title} ({p.measured}{'; ' * bool(p.new_sites)}"
+                   f"{p.new_sites})" for i, p in enumerate(PRESETS[system])}
+
+
+def matching(system: str, settings: dict | None) -> Preset | None:
+    """The preset of ``system`` with exactly these settings, or None (a custom configuration)."""
+    return next((p for p in PRESETS[system] if settings is not None and p.settings == settings), None)
 
 
 def minutes(seconds: float) -> str:

@@ -81,6 +81,18 @@ def preset_config(settings: dict, split: str, seed: int = 0, weights=None) -> tu
     return cfg, FINETUNE_EPOCHS if settings["finetune"] else 0
 
 
+def card_settings(card: dict) -> dict | None:
+    """The preset settings (``core.recommended.ATTRIBUTES``) a saved model was trained with, or None when its
+    configuration is not a preset's (another weighting, balance, views, colours...)."""
+    cfg = card.get("config") or {}
+    if not {"height", "width", "pooling", "neighbours"} <= set(cfg):
+        return None
+    settings = {"height": cfg["height"], "width": cfg["width"], "pooling": cfg["pooling"],
+                "neighbours": cfg["neighbours"], "finetune": card.get("input") == "image"}
+    made, _ = preset_config(settings, cfg.get("split", ""), cfg.get("seed", 0), cfg.get("weights"))
+    return settings if asdict(made) == cfg else None
+
+
 @dataclass
 class AttributeModel:
     """Heads on cached features (``heads``), or, after fine-tuning, one image-to-attributes network

@@ -77,6 +77,21 @@ def test_browse_search_and_metrics(trained):
                for c in at.caption)
 
 
+def test_metrics_say_what_to_expect_on_a_new_camera(trained, monkeypatch):
+    from dataclasses import replace
+
+    from core import recommended
+
+    at = trained
+    assert not any("never saw" in c.value for c in at.caption)          # heads-128: not measured across sites
+    measured = tuple(replace(p, new_sites="61.0 % on a site never seen") if p.key == "heads-128" else p
+                     for p in recommended.ATTRIBUTES)
+    monkeypatch.setitem(recommended.PRESETS, "attributes", measured)
+    at.run()
+    assert any("On cameras it never saw, the benchmark measured this configuration's mA at 61.0 % on a site" in c.value
+               for c in at.caption)
+
+
 def test_training_with_neighbour_votes_and_the_larger_input(trained, demo_dir):
     at = trained
     at.radio(key="attr_preset").set_value("custom").run()

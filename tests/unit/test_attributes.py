@@ -395,3 +395,22 @@ def test_finetuning_with_camera_views_caches_a_third_view(demo_attrs, tmp_path):
     names = sorted(p.name for p in (tmp_path / "features").iterdir())
     assert any(n.startswith("xception-128x64-exit-camera") for n in names), names
     assert tuned.card["config"]["camera_views"] and report["summary"]["mA"] > 0.6
+
+
+def test_a_saved_models_preset_is_recognised_and_a_custom_one_is_not():
+    """The Metrics tab and the home card quote a preset's cross-site figure only for a model of that preset."""
+    import json
+    from dataclasses import asdict, replace
+
+    from core import recommended
+
+    for preset in recommended.ATTRIBUTES:
+        cfg, epochs = A.preset_config(preset.settings, "person-disjoint", seed=3, weights="w.h5")
+        card = json.loads(json.dumps({"config": asdict(cfg), "input": "image" if epochs else "features"}))
+        assert A.card_settings(card) == preset.settings
+        assert recommended.matching("attributes", A.card_settings(card)) is preset
+        other = dict(card, config=asdict(replace(cfg, balance="subset")))
+        assert A.card_settings(other) is None and recommended.matching("attributes", None) is None
+    assert A.card_settings({"config": {}}) is None                      # a card from before configs were kept
+    heads = recommended.by_key("attributes", "heads-256")
+    assert heads.new_sites.startswith("58.4 %") and heads.new_sites in recommended.labels("attributes")["heads-256"]
