@@ -29,7 +29,6 @@ from . import frozen
 
 HEIGHT, WIDTH = frozen.HEIGHT, frozen.WIDTH
 METHOD = "xception-bnneck"
-VERSION = 1
 
 
 def maps(paths, cache_dir=None, weights=None, progress=None) -> np.ndarray:
