@@ -193,15 +193,19 @@ def seeds(ds, args, h: int, w: int) -> int:
     return 0
 
 
-SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights")   # what makes two runs' rows comparable
+SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights")  # rows comparable
 
 
-def finished_rows(args) -> tuple[list[dict], str]:
-    """With ``--resume``: the per-subset rows of ``bench/results/NAME.json`` and where they came from, when that
-    run's command had the same settings (refused with the difference named, otherwise); none without the file."""
+PER_SUBSET, PER_ATTRIBUTE = "Per held-out subset", "Per attribute"
+
+
+def finished_rows(args) -> tuple[list[dict], list[dict], str]:
+    """With ``--resume``: the per-subset and per-attribute rows of ``bench/results/NAME.json`` and where they
+    came from, when that run's command had the same settings (refused with the difference named, otherwise);
+    none without the file."""
     path = common.RESULTS / f"{args.name}.json"
     if not args.resume or not path.exists():
-        return [], ""
+        return [], [], ""
     import json
     import shlex
 
@@ -212,8 +216,33 @@ def finished_rows(args) -> tuple[list[dict], str]:
     if differ:
         raise SystemExit(f"--resume: {path} was run with other settings ({', '.join(differ)}); "
                          "use another --name or the same settings")
-    rows = next(s["rows"] for s in old["sections"] if s["heading"].startswith("Per held-out subset"))
-    return rows, f"{old['date']} (commit {old['commit']})"
+    rows, per_attribute = ([r for s in old["sections"] if s["heading"].startswith(h) for r in s["rows"]]
+                           for h in (PER_SUBSET, PER_ATTRIBUTE + " in each"))
+    return rows, per_attribute, f"{old['date']} (commit {old['commit']})"
+
+
+def attribute_sections(per_attribute: list[dict]) -> list[tuple[str, str, pd.DataFrame]]:
+    """Each attribute's mA on every held-out subset, and per model its mean and lowest over them: which
+    attributes carry over to a camera never seen."""
+    if not per_attribute:
+        return []
+    long = pd.DataFrame(per_attribute)
+    scored = long[long["positives"] > 0]
+    mean = (scored.groupby(["model", "attribute"], sort=False)
+            .agg(**{"subsets with positives": ("mA", "size"), "mean mA": ("mA", "mean"), "lowest mA": ("mA", "min"),
+                    "test positives": ("positives", "sum")}).round(2).reset_index()
+            .sort_values(["model", "mean mA"], ascending=[True, False], kind="stable"))
+    return [(PER_ATTRIBUTE + " over the held-out subsets (percent)",
+             "Each attribute's mA on the subsets where it has positive test images (a subset without any scores "
+             "only true negatives and is left out here), their mean and the lowest; best first.", mean),
+            (PER_ATTRIBUTE + " in each held-out subset (percent)", "", long)]
+
+
+def attribute_rows(where: dict, model: str, report: dict) -> list[dict]:
+    per = report["per_attribute"]
+    return [{"held-out subset": where["held-out subset"], "model": model, "attribute": r.attribute,
+             "positives": int(r.positives), "mA": round(float(r.mA) * 100, 2)}
+            for r in per.itertuples() if r.mA == r.mA]                  # NaN: no image with a known label
 
 
 def leave_one_out(ds, args, h: int, w: int) -> int:
@@ -223,7 +252,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     from core.attributes import splits
 
     base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True)
-    rows, resumed = finished_rows(args)
+    rows, per_attribute, resumed = finished_rows(args)
     done = {r["held-out subset"] for r in rows}
     held = [s for s in args.subsets or splits.subsets(ds.frame) if s not in done]
     kinds = [splits.LEAVE_OUT + s for s in held]
@@ -261,6 +290,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
                     model, report = A.train(ds, cfg, features=F, views=views[look])
                     drawn = "" if balance == "none" else f", drawn evenly per {balance}"
                     rows.append({**where, **_row(kind, f"heads{seen[look]}{said[votes]}{drawn}", model, report)})
+                    per_attribute += attribute_rows(where, rows[-1]["model"], report)
         if args.finetune_epochs:
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0],
@@ -270,6 +300,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
             drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
             label = f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen[args.views[0]]}{said[args.votes[0]]}"
             rows.append({**where, **_row(kind, label + drawn, tuned, report, time.perf_counter() - t0)})
+            per_attribute += attribute_rows(where, rows[-1]["model"], report)
         gc.collect()
         table = pd.DataFrame(rows).drop(columns=["split"])
         summary = pd.DataFrame([{"model": m, "subsets": len(g), "mean mA": round(g["mA"].mean(), 2),
@@ -287,6 +318,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
              "has it: ECE columns) and the thresholds (balanced accuracy per attribute) are chosen on that validation "
              "part only. Fine-tuned rows' times exclude caching "
              "the frozen layers' maps (done once, before the first subset).", table),
+            *attribute_sections(per_attribute),
         ]
         path = common.write(args.name, info, sections)
     print(path.read_text())

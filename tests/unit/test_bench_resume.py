@@ -17,14 +17,18 @@ def results(tmp_path, monkeypatch):
     info = {"date": "2026-12-04", "commit": "abc1234", "command": ".venv/bin/python -m bench.attributes " + " ".join(RUN)}
     rows = pd.DataFrame([{"held-out subset": "GRID", "model": "heads", "mA": 58.7},
                          {"held-out subset": "MIT", "model": "heads", "mA": 60.1}])
+    per_attribute = [{"held-out subset": s, "model": "heads", "attribute": "male", "positives": 9, "mA": m}
+                     for s, m in (("GRID", 70.0), ("MIT", 64.0))]
     common.write("loso", info, [("Mean over the held-out subsets (percent)", "", rows.head(1)),
-                                ("Per held-out subset (percent; times in seconds)", "", rows)], tmp_path)
+                                ("Per held-out subset (percent; times in seconds)", "", rows),
+                                *attributes.attribute_sections(per_attribute)], tmp_path)
     return tmp_path
 
 
 def test_resume_keeps_the_finished_subsets_of_the_same_settings(results):
-    rows, source = attributes.finished_rows(attributes.parser().parse_args(RUN + ["--resume"]))
+    rows, per_attribute, source = attributes.finished_rows(attributes.parser().parse_args(RUN + ["--resume"]))
     assert [r["held-out subset"] for r in rows] == ["GRID", "MIT"] and rows[1]["mA"] == 60.1
+    assert [r["mA"] for r in per_attribute] == [70.0, 64.0]
     assert source == "2026-12-04 (commit abc1234)"
 
 
@@ -33,6 +37,21 @@ def test_resume_refuses_other_settings_and_is_off_by_default(results):
         attributes.finished_rows(attributes.parser().parse_args(RUN + ["--resume", "--views", "camera"]))
     with pytest.raises(SystemExit, match="finetune_epochs"):
         attributes.finished_rows(attributes.parser().parse_args(RUN + ["--resume", "--finetune-epochs", "5"]))
-    assert attributes.finished_rows(attributes.parser().parse_args(RUN)) == ([], "")
+    assert attributes.finished_rows(attributes.parser().parse_args(RUN)) == ([], [], "")
     other = attributes.parser().parse_args(RUN[:-1] + ["fresh", "--resume"])       # no such results file
-    assert attributes.finished_rows(other) == ([], "")
+    assert attributes.finished_rows(other) == ([], [], "")
+
+
+def test_per_attribute_summary_leaves_out_subsets_without_positives():
+    rows = [{"held-out subset": s, "model": m, "attribute": a, "positives": p, "mA": v}
+            for s, m, a, p, v in (("A", "heads", "male", 10, 70.0), ("B", "heads", "male", 4, 60.0),
+                                  ("A", "heads", "hat", 0, 90.0), ("B", "heads", "hat", 3, 52.0),
+                                  ("A", "tuned", "male", 10, 72.0))]
+    (_, _, mean), (_, _, long) = attributes.attribute_sections(rows)
+    assert len(long) == 5
+    got = {(r["model"], r["attribute"]): (r["subsets with positives"], r["mean mA"], r["lowest mA"])
+           for _, r in mean.iterrows()}
+    assert got == {("heads", "male"): (2, 65.0, 60.0), ("heads", "hat"): (1, 52.0, 52.0),
+                   ("tuned", "male"): (1, 72.0, 72.0)}
+    assert list(mean.attribute[mean.model == "heads"]) == ["male", "hat"]          # best first
+    assert attributes.attribute_sections([]) == []
