@@ -99,10 +99,59 @@ def _download_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-# Keras names unnamed layers from a process-wide counter that is not thread-safe: two models built at
-# once (two app sessions, or a rerun overtaking a run) can both take the name "conv2d" and fail.
-# Everything that builds a Keras model holds this lock.
-BUILD_LOCK = threading.RLock()
+class _BuildLock:
+    """Held by everything that builds a Keras model.
+
+    Keras names unnamed layers ("conv2d", "conv2d_1", ...) from counters kept per thread, but
+    ``keras.backend.clear_session()`` throws away every thread's counters at once. Streamlit calls it
+    after *every* script run of every session, so a model being built in one session while another
+    session's run ends restarts its counters half-way and takes "conv2d" twice ("The name "conv2d" is
+    used 2 times in the model"). Taking this lock first replaces ``keras.backend.clear_session`` (and
+    ``keras.utils.clear_session``, the same function) with one that does nothing while a model is being
+    built, and clears as before otherwise."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._clear = None             # Keras' own clear_session, once replaced
+
+    def __enter__(self):
+        if self._clear is None:
+            self._guard()
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+    def _guard(self) -> None:
+        keras = _import_keras()
+        import keras.utils
+
+        clear = keras.backend.clear_session
+        if getattr(clear, "studio_guarded", False):      # a second instance (tests) guards it already
+            self._clear = clear.original
+            return
+
+        def guarded(*args, **kwargs):
+            if not self._lock.acquire(blocking=False):
+                return None                               # a build is under way: its names stay
+            try:
+                return clear(*args, **kwargs)
+            finally:
+                self._lock.release()
+
+        guarded.studio_guarded, guarded.original = True, clear
+        keras.backend.clear_session = keras.utils.clear_session = guarded
+        self._clear = clear
+
+    def clear_now(self) -> None:
+        """Keras' own clear_session, whoever holds the lock (for the builder itself)."""
+        if self._clear is None:
+            self._guard()
+        self._clear()
+
+
+BUILD_LOCK = _BuildLock()
 
 
 @dataclass(frozen=True)
@@ -127,8 +176,7 @@ def _import_keras():
 def build(spec: BackboneSpec, weights: str | os.PathLike | None = None):
     """The Keras backbone (no top, no pooling) with ImageNet weights, or WeightsError with instructions.
 
-    Built in a fresh thread: Keras keeps its layer-name counters per thread, and in a long-running app
-    thread they were seen to hand out "conv2d" twice within one Xception build (which then fails)."""
+    Built in a fresh thread, whose Keras layer-name counters start from zero, holding ``BUILD_LOCK``."""
     box: dict = {}
 
     def run():
@@ -138,9 +186,8 @@ def build(spec: BackboneSpec, weights: str | os.PathLike | None = None):
             except WeightsError as exc:
                 if "times in the model" not in str(exc):
                     raise
-                # Keras' layer-name state was polluted (seen in the Streamlit server after other models
-                # were trained and loaded): reset it and build once more.
-                _import_keras().backend.clear_session()
+                # Keras' layer-name state was polluted anyway: reset it and build once more.
+                BUILD_LOCK.clear_now()
                 box["model"] = _build(spec, weights)
         except BaseException as exc:     # re-raised in the caller's thread
             box["error"] = exc

@@ -68,3 +68,27 @@ def test_an_unreadable_part_is_recomputed(tmp_path, photos):
     c = cache(tmp_path, net)
     assert c.features(photos).shape == (300, 15) and net.seen == 300
     assert c.path.is_file() and not c.parts_dir.exists()         # the broken part is gone with the merge
+
+
+def test_a_session_clearing_keras_cannot_rename_layers_mid_build():
+    """Streamlit calls keras.backend.clear_session() after every script run, from that session's thread;
+    it must not restart the layer-name counters of a model another thread is building."""
+    import threading
+
+    import keras
+
+    def clear_elsewhere():
+        t = threading.Thread(target=keras.backend.clear_session)   # looked up as Streamlit does
+        t.start()
+        t.join()
+
+    keras.backend.clear_session()
+    with backbones.BUILD_LOCK:
+        first = keras.layers.Dense(2)
+        clear_elsewhere()
+        second = keras.layers.Dense(2)
+        x = keras.Input((3,))
+        keras.Model(x, second(first(x)))       # raises "used 2 times in the model" if renamed
+    assert (first.name, second.name) == ("dense", "dense_1")
+    clear_elsewhere()                          # no build under way: clears as Keras does
+    assert keras.layers.Dense(2).name == "dense"
