@@ -283,9 +283,8 @@ class _Attributes(_System):
         from .attributes import train as A
 
         name, m = next(iter(card["metrics"].items()))
-        preset = recommended.matching("attributes", A.card_settings(card))
-        elsewhere = f" On cameras it never saw, the benchmark measured {preset.new_sites}." if (
-            preset is not None and preset.new_sites) else ""
+        elsewhere = A.new_site_words(card)
+        elsewhere = f" On cameras it never saw, the benchmark measured {elsewhere}." if elsewhere else ""
         return ("mA", pct(m["mA"]),
                 f"Mean accuracy over the attributes, balanced between yes and no, is {pct(m['mA'])} "
                 f"({name} split, {card.get('split', {}).get('test', '?')} test images; 50 % is chance).{elsewhere}")

@@ -193,10 +193,10 @@ with tab_metrics:
     cols = st.columns(len(shown) or 1)
     for col, (k, v) in zip(cols, shown.items()):
         col.metric(k, f"{v:.1%}")
-    preset = recommended.matching("attributes", A.card_settings(model.card))
-    if preset is not None and preset.new_sites and not str(model.card["config"]["split"]).startswith(splits.LEAVE_OUT):
+    elsewhere = A.new_site_words(model.card)
+    if elsewhere:
         st.caption(f"These are on this model's own test images. On cameras it never saw, the benchmark measured this "
-                   f"configuration's mA at {preset.new_sites}: the number to expect for photos from a new camera.")
+                   f"configuration's mA at {elsewhere}: the number to expect for photos from a new camera.")
     bins, ece = ua.reliability(card["stem"], mtime, str(ds.root), ds)
     st.plotly_chart(plots.reliability_diagram(bins, ece), key="attr_reliability")
     before = summary.get("ECE before calibration")

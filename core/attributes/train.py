@@ -93,6 +93,19 @@ def card_settings(card: dict) -> dict | None:
     return settings if asdict(made) == cfg else None
 
 
+def new_site_words(card: dict) -> str:
+    """What the benchmark measured for this model's configuration on sites (cameras) it never saw, in words
+    (``core.recommended``), or "" when its configuration is not a measured preset's or when the model was
+    itself tested on a held-out site (its own test numbers say that already)."""
+    from .. import recommended
+    from .splits import LEAVE_OUT
+
+    if str((card.get("config") or {}).get("split", "")).startswith(LEAVE_OUT):
+        return ""
+    preset = recommended.matching("attributes", card_settings(card))
+    return preset.new_sites if preset is not None else ""
+
+
 @dataclass
 class AttributeModel:
     """Heads on cached features (``heads``), or, after fine-tuning, one image-to-attributes network

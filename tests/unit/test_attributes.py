@@ -409,8 +409,12 @@ def test_a_saved_models_preset_is_recognised_and_a_custom_one_is_not():
         card = json.loads(json.dumps({"config": asdict(cfg), "input": "image" if epochs else "features"}))
         assert A.card_settings(card) == preset.settings
         assert recommended.matching("attributes", A.card_settings(card)) is preset
+        assert A.new_site_words(card) == preset.new_sites
         other = dict(card, config=asdict(replace(cfg, balance="subset")))
         assert A.card_settings(other) is None and recommended.matching("attributes", None) is None
+        assert A.new_site_words(other) == ""
+        held_out, _ = A.preset_config(preset.settings, "leave-out:GRID", seed=3, weights="w.h5")
+        assert A.new_site_words(dict(card, config=asdict(held_out))) == ""   # its own test is a new site
     assert A.card_settings({"config": {}}) is None                      # a card from before configs were kept
     heads = recommended.by_key("attributes", "heads-256")
     assert heads.new_sites.startswith("58.4 %") and heads.new_sites in recommended.labels("attributes")["heads-256"]

@@ -116,6 +116,23 @@ def test_preset_estimates_scale_with_the_data():
     assert recommended.minutes(4000) == "about 1 hour 7 minutes"
 
 
+def test_the_attribute_headline_quotes_the_cross_site_number_only_for_a_measured_preset():
+    from dataclasses import asdict, replace
+
+    from core.attributes import train as A
+
+    headline = prepare._Attributes.__new__(prepare._Attributes).headline     # needs no data
+    preset = recommended.by_key("attributes", "finetuned-256")
+    cfg, _ = A.preset_config(preset.settings, "person-disjoint", seed=0)
+    card = {"config": asdict(cfg), "input": "image", "split": {"test": 120},
+            "metrics": {"person-disjoint": {"mA": 0.668}}}
+    metric, value, words = headline(card)
+    assert (metric, value) == ("mA", "66.8 %") and "120 test images" in words
+    assert words.endswith(f"On cameras it never saw, the benchmark measured {preset.new_sites}.")
+    _, _, custom = headline(dict(card, config=asdict(replace(cfg, camera_views=True))))
+    assert "never saw" not in custom
+
+
 # ------------------------------------------------------------------------------------ weights
 def test_weights_status(tmp_path, monkeypatch):
     good = tmp_path / "good.h5"
