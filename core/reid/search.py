@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import threads
 from ..datasets.base import ReidDataset
 from ..datasets.splits import Split
 from .train import ReidModel, SplitEmbeddings
@@ -87,7 +88,6 @@ def embedding_map(emb: SplitEmbeddings, seed: int = 0, max_points: int = 700, th
     ``image`` holds each photo as a small data URL (``images.data_url``; '' where a file is unreadable)."""
     from sklearn.manifold import TSNE
 
-    from .. import threads
     from ..errors import StudioError
     from ..images import data_url, load_image
 

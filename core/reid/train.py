@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import artifacts
+from .. import artifacts, threads
 from ..datasets.base import ReidDataset
 from ..datasets.splits import Split, split_frames
 from ..errors import StudioError
@@ -253,19 +253,22 @@ class ReidModel:
         and concatenated (the gallery is projected once, not at every query) or raw descriptors.
         ``side``: ``query`` (an upload) or ``gallery`` (the frozen descriptor adds the mirror image).
         A fused method describes the images with Xception on a second thread meanwhile (side by side
-        about 10 % faster than one after the other on 2 cores)."""
+        about 10 % faster than one after the other on 2 cores). BLAS is held to one thread throughout: a
+        second BLAS thread gains nothing on these small products and keeps spinning after them on the core
+        the descriptors need (``bench/results/reid-gog.md``)."""
         if self.method in LOMO_METHODS:
             if not images:
                 return np.zeros((0, 1), np.float32)
             names = parts(self.method)
-            if len(names) == 1:
-                return self.from_descriptors([describe_images(names[0], images, self.weights, side)])
-            from concurrent.futures import ThreadPoolExecutor
+            with threads.limited(1):
+                if len(names) == 1:
+                    return self.from_descriptors([describe_images(names[0], images, self.weights, side)])
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(len(names) - 1) as pool:
-                later = [pool.submit(describe_images, n, images, self.weights, side) for n in names[1:]]
-                first = describe_images(names[0], images, self.weights, side)
-                return self.from_descriptors([first] + [f.result() for f in later])
+                with ThreadPoolExecutor(len(names) - 1) as pool:
+                    later = [pool.submit(describe_images, n, images, self.weights, side) for n in names[1:]]
+                    first = describe_images(names[0], images, self.weights, side)
+                    return self.from_descriptors([first] + [f.result() for f in later])
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
 
@@ -278,6 +281,12 @@ class ReidModel:
         return np.concatenate([x.project(f).astype(np.float32) for x, f in zip(self.xqdas, feats)], axis=1)
 
     def distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Distances ``len(q) x len(g)``, BLAS on one thread (see ``embed``: with two, the next upload's
+        descriptors waited for the spinning second thread; LOMO + GOG answered in 50 ms, not 32)."""
+        with threads.limited(1):
+            return self._distance(q, g)
+
+    def _distance(self, q: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.method in XQDA_METHODS:
             if len(self.xqdas) == 1:
                 return self.xqda.metric(q, g)

@@ -267,6 +267,31 @@ def test_lomo_xqda_method_and_triplet_modes(demo_reid, tmp_path):
     assert len(pts) == len(emb.query) + len(emb.gallery) and {"x", "y", "pid", "role"} <= set(pts.columns)
 
 
+def test_an_upload_is_answered_with_blas_on_one_thread_and_the_setting_restored(demo_reid):
+    """A second BLAS thread spins on after each small product and slowed the next upload's descriptors by
+    half (bench/results/reid-gog.md): describing, projecting and comparing a query hold BLAS to one."""
+    from threadpoolctl import threadpool_info
+
+    from core import threads
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    split = splits.course_split(demo_reid.pids)
+    model = T.train(demo_reid, split, T.TrainConfig("lomo-gog-xqda"))
+    emb = T.test_embeddings(model, demo_reid, split)
+    seen = []
+    for name in ("from_descriptors", "_distance"):
+        inner = getattr(model, name)
+        setattr(model, name, lambda *a, inner=inner: (seen.append(blas()), inner(*a))[1])
+    query = load_image(demo_reid.camera(0).path.iloc[0])
+    with threads.limited(2):
+        assert blas() == {2}
+        hits = search.search(model, query, emb, top=3)
+        assert blas() == {2}
+    assert len(hits) == 3 and seen == [{1}, {1}]
+
+
 def test_gog_methods_train_save_load_and_refuse_old_features(demo_reid, tmp_path):
     split = splits.course_split(demo_reid.pids)
     r1 = {}
