@@ -112,10 +112,10 @@ class _BuildLock:
 
     def __init__(self):
         self._lock = threading.RLock()
-        self._clear = None             # Keras' own clear_session, once replaced
+        self._guarded = False
 
     def __enter__(self):
-        if self._clear is None:
+        if not self._guarded:
             self._guard()
         self._lock.acquire()
         return self
@@ -128,8 +128,8 @@ class _BuildLock:
         import keras.utils
 
         clear = keras.backend.clear_session
-        if getattr(clear, "studio_guarded", False):      # a second instance (tests) guards it already
-            self._clear = clear.original
+        if getattr(clear, "studio_guarded", False):      # another thread got here first
+            self._guarded = True
             return
 
         def guarded(*args, **kwargs):
@@ -140,15 +140,9 @@ class _BuildLock:
             finally:
                 self._lock.release()
 
-        guarded.studio_guarded, guarded.original = True, clear
+        guarded.studio_guarded = True
         keras.backend.clear_session = keras.utils.clear_session = guarded
-        self._clear = clear
-
-    def clear_now(self) -> None:
-        """Keras' own clear_session, whoever holds the lock (for the builder itself)."""
-        if self._clear is None:
-            self._guard()
-        self._clear()
+        self._guarded = True
 
 
 BUILD_LOCK = _BuildLock()
@@ -181,14 +175,7 @@ def build(spec: BackboneSpec, weights: str | os.PathLike | None = None):
 
     def run():
         try:
-            try:
-                box["model"] = _build(spec, weights)
-            except WeightsError as exc:
-                if "times in the model" not in str(exc):
-                    raise
-                # Keras' layer-name state was polluted anyway: reset it and build once more.
-                BUILD_LOCK.clear_now()
-                box["model"] = _build(spec, weights)
+            box["model"] = _build(spec, weights)
         except BaseException as exc:     # re-raised in the caller's thread
             box["error"] = exc
 
