@@ -71,9 +71,16 @@ def _log_vectors(P: np.ndarray) -> np.ndarray:
     logw = np.log(np.maximum(w, 1e-300))
     logw -= (logw.sum(1) / k)[:, None]                   # |P|^(-1/k) P: determinant 1
     np.maximum(logw, np.log(1e-12), out=logw)            # the floor on the scaled eigenvalues
-    iu = np.triu_indices(k)
+    idx, scale = _upper(k)
     logm = np.matmul(v * logw[:, None, :], np.swapaxes(v, 1, 2))
-    return logm.reshape(n, -1)[:, iu[0] * k + iu[1]] * np.where(iu[0] == iu[1], 1.0, np.sqrt(2.0))
+    return np.take(logm.reshape(n, -1), idx, axis=1) * scale
+
+
+@lru_cache(maxsize=None)
+def _upper(k: int):
+    """The flat positions of a ``k x k`` matrix's upper triangle, and sqrt 2 for its off-diagonals."""
+    iu = np.triu_indices(k)
+    return iu[0] * k + iu[1], np.where(iu[0] == iu[1], 1.0, np.sqrt(2.0))
 
 
 def _shared_channels(img: np.ndarray) -> np.ndarray:
@@ -105,27 +112,29 @@ def _colour(img: np.ndarray, space: str) -> np.ndarray:
     raise ValueError(f"unknown colour space '{space}'")
 
 
-def _window_means(x: np.ndarray):
+def _window_means(x: np.ndarray) -> np.ndarray:
     """Means of every PATCH x PATCH window (step STEP) of ``x`` (``C x H x W``, float32), summed in
     float64 and rounded to float32, as OpenCV's box filter does; windows never cross the border.
-    Returns ``(windows in row-major order, C)``."""
-    r = PATCH // 2
-    ys = np.arange(r, x.shape[1] - r, STEP)
-    xs = np.arange(r, x.shape[2] - r, STEP)
-    rows = x[:, ys - r].astype(np.float64)
+    Returns ``(windows in row-major order, C + 1)`` in float64, the last column 1."""
+    ny, nx = len(range(PATCH // 2, x.shape[1] - PATCH // 2, STEP)), len(range(PATCH // 2, x.shape[2] - PATCH // 2, STEP))
+    rows = x[:, 0: STEP * (ny - 1) + 1: STEP].astype(np.float64)
     for k in range(1, PATCH):
-        rows += x[:, ys - r + k]
-    sums = rows[:, :, xs - r]
+        rows += x[:, k: k + STEP * (ny - 1) + 1: STEP]
+    sums = rows[:, :, 0: STEP * (nx - 1) + 1: STEP].copy()
     for k in range(1, PATCH):
-        sums += rows[:, :, xs - r + k]
-    return (sums * (1.0 / PATCH ** 2)).astype(np.float32).reshape(len(x), -1).T
+        sums += rows[:, :, k: k + STEP * (nx - 1) + 1: STEP]
+    out = np.empty((ny * nx, len(x) + 1))
+    out[:, :-1] = (sums * (1.0 / PATCH ** 2)).astype(np.float32).reshape(len(x), -1).T
+    out[:, -1] = 1.0
+    return out
 
 
 @lru_cache(maxsize=None)
 def _layout(spaces: tuple):
     """For the stacked channels ``[shared 5, colours of each space...]``: the channel pairs whose
-    products are needed (any space's; the shared ones once), and for each space the column of
-    ``[channels, products, 1]`` that fills each entry of its ``(d + 1) x (d + 1)`` embedding."""
+    products are needed (any space's; the shared ones once), and the spaces grouped by the size ``k``
+    of their ``k x k`` embeddings: ``(k, the spaces' positions, for each of them the column of
+    [channels, products, 1] that fills each entry of its embedding, flattened in order)``."""
     index, start = [], 5
     for s in spaces:
         c = _pixel_dims(s) - 5
@@ -137,60 +146,74 @@ def _layout(spaces: tuple):
     fill = []
     for idx in index:
         e = idx + [None]
-        fill.append(np.array([one if a is None and b is None else b if a is None else a if b is None
-                              else pos[(min(a, b), max(a, b))] for a in e for b in e]))
-    return np.array(pairs).T, fill
+        fill.append([one if a is None and b is None else b if a is None else a if b is None
+                     else pos[(min(a, b), max(a, b))] for a in e for b in e])
+    groups = []
+    for k in sorted({len(idx) + 1 for idx in index}):
+        members = tuple(i for i, idx in enumerate(index) if len(idx) + 1 == k)
+        groups.append((k, members, np.array([fill[i] for i in members]).ravel()))
+    return np.array(pairs).T, groups
 
 
-def _patch_embeddings(img: np.ndarray, shared: np.ndarray, spaces: tuple) -> list[np.ndarray]:
-    """Per colour space, the SPD embeddings ``(n, d + 1, d + 1)`` of the pixel features' Gaussians in
-    every PATCH x PATCH window (step STEP), all spaces' window sums in one pass (rows: windows in
-    row-major order)."""
+@lru_cache(maxsize=None)
+def _strip_pieces(h: int, w: int):
+    """The strips cut into the pieces between any two strip edges (overlapping strips share them):
+    each piece's range of window rows, and which pieces make up each strip (``STRIPS x pieces``, 0/1);
+    and the windows' weights along a row (a Gaussian of the distance from the vertical centre line)."""
+    r = PATCH // 2
+    ys, xs = np.arange(r, h - r, STEP), np.arange(r, w - r, STEP)
+    starts = [k * STRIP_STEP for k in range(STRIPS)]
+    edges = sorted({e for s in starts for e in (s, s + STRIP_H)})
+    pieces = [(int(np.searchsorted(ys, lo)), int(np.searchsorted(ys, hi))) for lo, hi in zip(edges, edges[1:])]
+    member = np.array([[float(s <= lo and hi <= s + STRIP_H) for lo, hi in zip(edges, edges[1:])] for s in starts])
+    wx = np.exp(-((xs - w / 2) ** 2) / (2 * (w / 4) ** 2))
+    return pieces, member, wx
+
+
+def _patch_logs(img: np.ndarray, shared: np.ndarray, spaces: tuple) -> list[np.ndarray]:
+    """Per colour space, the log-Euclidean vectors ``(windows, p)`` of the SPD embeddings of the pixel
+    features' Gaussians in every PATCH x PATCH window (step STEP, row-major): all spaces' window sums in
+    one pass, one eigendecomposition per embedding size."""
     x = np.concatenate([shared] + [_colour(img, s) for s in spaces], 2).transpose(2, 0, 1)
-    (pi, pj), fill = _layout(tuple(spaces))
-    means = _window_means(np.concatenate([x, x[pi] * x[pj]]))          # channels, then their products
-    means = np.concatenate([means.astype(np.float64), np.ones((len(means), 1))], 1)
-    out = []
-    for f in fill:
-        k = int(np.sqrt(len(f)))
-        P = means[:, f].reshape(-1, k, k)
+    (pi, pj), groups = _layout(spaces)
+    stacked = np.empty((len(x) + len(pi),) + x.shape[1:], np.float32)
+    stacked[: len(x)] = x
+    np.multiply(x[pi], x[pj], out=stacked[len(x):])                      # channels, then their products
+    means = _window_means(stacked)
+    out = [None] * len(spaces)
+    for k, members, cols in groups:
+        P = means[:, cols].reshape(-1, k, k)                             # window-major, then space
         P[:, np.arange(k - 1), np.arange(k - 1)] += EPS
-        out.append(P)
-    return out
-
-
-def _by_size(mats: list[np.ndarray], fn) -> list[np.ndarray]:
-    """``fn`` once per matrix size over the stacked ``mats`` (three of the four colour spaces share
-    one), results back in the original order."""
-    out = [None] * len(mats)
-    for k in sorted({m.shape[1] for m in mats}):
-        members = [i for i, m in enumerate(mats) if m.shape[1] == k]
-        res = fn(np.concatenate([mats[i] for i in members]))
-        for i, part in zip(members, np.split(res, np.cumsum([len(mats[i]) for i in members])[:-1])):
-            out[i] = part
+        logs = _log_vectors(P).reshape(len(means), len(members), -1)
+        for j, i in enumerate(members):
+            out[i] = logs[:, j]
     return out
 
 
 def _blocks(img: np.ndarray, shared: np.ndarray, spaces: tuple) -> list[np.ndarray]:
-    r = PATCH // 2
-    ys, xs = np.arange(r, img.shape[0] - r, STEP), np.arange(r, img.shape[1] - r, STEP)
-    wx = np.exp(-((xs - img.shape[1] / 2) ** 2) / (2 * (img.shape[1] / 4) ** 2))
+    """Each colour space's block: the strips' Gaussians of the patch vectors (weighted sums over the
+    pieces the strips share, added up per strip), embedded and flattened like the patches'."""
+    pieces, member, wx = _strip_pieces(*img.shape[:2])
+    nx = len(wx)
     strips = []
-    for g in _by_size(_patch_embeddings(img, shared, spaces), _log_vectors):
-        g = g.reshape(len(ys), len(xs), -1)
-        means, covs = [], []
-        for k in range(STRIPS):
-            rows = (ys >= k * STRIP_STEP) & (ys < k * STRIP_STEP + STRIP_H)
-            v = g[rows].reshape(-1, g.shape[2])
-            w = np.tile(wx, int(rows.sum()))
-            w /= w.sum()
-            mu = w @ v
-            c = v - mu
-            means.append(mu)
-            covs.append((c * w[:, None]).T @ c)
-        means = np.stack(means)
-        strips.append(_embedding(means, np.stack(covs) + means[:, :, None] * means[:, None, :]))
-    return [b.ravel() for b in _by_size(strips, _log_vectors)]
+    for g in _patch_logs(img, shared, spaces):
+        p = g.shape[1]
+        s1, s2, tot = np.zeros((len(pieces), p)), np.zeros((len(pieces), p, p)), np.zeros(len(pieces))
+        for j, (a, b) in enumerate(pieces):
+            v = g[a * nx: b * nx]
+            vw = v * np.tile(wx, b - a)[:, None]
+            s1[j], s2[j], tot[j] = vw.sum(0), vw.T @ v, wx.sum() * (b - a)
+        tot = member @ tot
+        mean = (member @ s1) / tot[:, None]
+        second = np.tensordot(member, s2, 1) / tot[:, None, None]
+        strips.append(_embedding(mean, second))
+    out = [None] * len(spaces)
+    for k in sorted({m.shape[1] for m in strips}):
+        members = [i for i, m in enumerate(strips) if m.shape[1] == k]
+        logs = _log_vectors(np.concatenate([strips[i] for i in members]))
+        for j, i in enumerate(members):
+            out[i] = logs[j * STRIPS: (j + 1) * STRIPS].ravel()
+    return out
 
 
 def gog(image: np.ndarray, spaces=SPACES, threads: int = 1) -> np.ndarray:
