@@ -153,12 +153,13 @@ def rank1(d: np.ndarray, q_pids, g_pids) -> float:
 
 def cross_validate(parts: list[np.ndarray], blocks: list[tuple], tune: list[bool], pids, cameras,
                    regs=(0.01, 0.03, 0.1, 0.3, 1.0), weights=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0), k: int = 3, seed: int = 0,
-                   progress=None) -> dict:
+                   progress=None, mirrors: list | None = None) -> dict:
     """Choose, inside the training identities only (``k`` folds over them), XQDA's regularisation for
     each part with ``tune`` (the others keep the default that suits the hand-crafted descriptors) and,
     with two parts, the second part's weight in the fused distance ``z(d_1) + w z(d_2)``.
 
-    ``parts``: feature matrices of the same training images; ``blocks``: each part's XQDA blocks.
+    ``parts``: feature matrices of the same training images; ``blocks``: each part's XQDA blocks;
+    ``mirrors``: per part, the mirrored images' features (more samples when fitting, as in training) or None.
     Returns ``{"regs": [...], "weight": w or None, "scores": {...}}`` with the mean held-out Rank-1 of
     every candidate, so that the model card says what chose each setting."""
     from .handcrafted import XQDA
@@ -174,14 +175,15 @@ def cross_validate(parts: list[np.ndarray], blocks: list[tuple], tune: list[bool
         if progress is not None:
             progress(done / max(steps, 1), text)
 
-    def dist(F, f: Fold, reg, blk):
-        a = f.fit[cameras[f.fit] == 0]
-        b = f.fit[cameras[f.fit] == 1]
-        x = XQDA(blocks=blk, **({} if reg is None else {"reg": reg})).fit(F[a], pids[a], F[b], pids[b])
-        return x.distance(F[f.query], F[f.gallery])
+    mirrors = mirrors or [None] * len(parts)
+
+    def dist(i, f: Fold, reg):
+        x = XQDA(blocks=blocks[i], **({} if reg is None else {"reg": reg})).fit_rows(
+            parts[i], pids, cameras, f.fit, mirrors[i])
+        return x.distance(parts[i][f.query], parts[i][f.gallery])
 
     chosen, scores = [], {}
-    for i, F in enumerate(parts):
+    for i in range(len(parts)):
         if not tune[i]:
             chosen.append(None)
             continue
@@ -189,7 +191,7 @@ def cross_validate(parts: list[np.ndarray], blocks: list[tuple], tune: list[bool
         for reg in regs:
             held = []
             for f in fs:
-                held.append(rank1(dist(F, f, reg, blocks[i]), pids[f.query], pids[f.gallery]))
+                held.append(rank1(dist(i, f, reg), pids[f.query], pids[f.gallery]))
                 tick(f"cross-validation: part {i + 1}'s metric, regularisation {reg:g}")
             per_reg[reg] = float(np.mean(held))
         chosen.append(max(regs, key=lambda r: (per_reg[r], r)))
@@ -198,8 +200,8 @@ def cross_validate(parts: list[np.ndarray], blocks: list[tuple], tune: list[bool
     if len(parts) == 2:
         per_w = {w: [] for w in weights}
         for f in fs:
-            d0 = zscored(dist(parts[0], f, chosen[0], blocks[0]))
-            d1 = zscored(dist(parts[1], f, chosen[1], blocks[1]))
+            d0 = zscored(dist(0, f, chosen[0]))
+            d1 = zscored(dist(1, f, chosen[1]))
             for w in weights:
                 per_w[w].append(rank1(d0 + w * d1, pids[f.query], pids[f.gallery]))
             tick("cross-validation: fusion weight")

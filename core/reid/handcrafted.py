@@ -157,13 +157,19 @@ class DescriptorCache(ContentCache):
 
     chunk = 64
 
-    def __init__(self, descriptor: str, cache_dir=None, workers: int = 2):
+    def __init__(self, descriptor: str, cache_dir=None, workers: int = 2, mirror: bool = False):
+        """``mirror``: the descriptors of the images flipped left to right (more training samples of the
+        same persons for a metric), kept apart from the plain ones."""
         if descriptor not in DESCRIPTORS:
             raise ValueError(f"unknown descriptor '{descriptor}'")
-        self.descriptor, self.workers, self.label = descriptor, workers, descriptor.upper()
-        super().__init__(f"handcrafted-{descriptor.replace('+', '-')}-v{DESCRIPTOR_VERSION}", cache_dir)
+        self.descriptor, self.workers, self.mirror = descriptor, workers, mirror
+        self.label = descriptor.upper() + (", mirrored" if mirror else "")
+        super().__init__(f"handcrafted-{descriptor.replace('+', '-')}-v{DESCRIPTOR_VERSION}"
+                         + ("-mirror" if mirror else ""), cache_dir)
 
     def compute(self, images: list[np.ndarray]) -> np.ndarray:
+        if self.mirror:
+            images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
         return describe_many(images, self.descriptor, self.workers)
 
 
@@ -228,6 +234,17 @@ class XQDA:
         self.M_ = np.linalg.inv(W.T @ s_i @ W) - np.linalg.inv(W.T @ s_e @ W)
         self._fold(pca, W)
         return self
+
+    def fit_rows(self, F: np.ndarray, pids, cameras, rows, mirrored: np.ndarray | None = None) -> "XQDA":
+        """``fit`` on the ``rows`` of ``F`` (camera 0 against camera 1); with ``mirrored`` (the same
+        images' descriptors flipped left to right, row for row with ``F``) each training image's mirror
+        is one more sample of its person."""
+        pids, cameras, rows = np.asarray(pids), np.asarray(cameras), np.asarray(rows)
+        a, b = rows[cameras[rows] == 0], rows[cameras[rows] == 1]
+        if mirrored is None:
+            return self.fit(F[a], pids[a], F[b], pids[b])
+        return self.fit(np.vstack([F[a], mirrored[a]]), np.r_[pids[a], pids[a]],
+                        np.vstack([F[b], mirrored[b]]), np.r_[pids[b], pids[b]])
 
     def _fold(self, pca: np.ndarray, W: np.ndarray) -> None:
         """PCA and the XQDA subspace as one ``d x r`` projection (r <= max_dims): a query costs ``d r``

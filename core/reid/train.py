@@ -50,11 +50,12 @@ def parts(method: str) -> list[str]:
     return HANDCRAFTED[method].split("|")
 
 
-def descriptor_cache(descriptor: str, cache_dir=None, weights=None):
-    """The disk cache of one descriptor's values for image files."""
+def descriptor_cache(descriptor: str, cache_dir=None, weights=None, mirror: bool = False):
+    """The disk cache of one descriptor's values for image files (``mirror``: of the files' mirror
+    images; hand-crafted descriptors only, the frozen one keeps both)."""
     if descriptor == frozen.DESCRIPTOR:
         return frozen.StripeCache(cache_dir, weights)
-    return handcrafted.DescriptorCache(descriptor, cache_dir)
+    return handcrafted.DescriptorCache(descriptor, cache_dir, mirror=mirror)
 
 
 def describe_images(descriptor: str, images: list[np.ndarray], weights=None, side: str = "query") -> np.ndarray:
@@ -64,8 +65,8 @@ def describe_images(descriptor: str, images: list[np.ndarray], weights=None, sid
     return handcrafted.describe_many(images, descriptor)
 
 
-def _cached(descriptor: str, paths, cache_dir, weights, progress, side: str) -> np.ndarray:
-    cache = descriptor_cache(descriptor, cache_dir, weights)
+def _cached(descriptor: str, paths, cache_dir, weights, progress, side: str, mirror: bool = False) -> np.ndarray:
+    cache = descriptor_cache(descriptor, cache_dir, weights, mirror)
     if descriptor == frozen.DESCRIPTOR:
         return cache.features(list(paths), progress, side)
     return cache.features(list(paths), progress)
@@ -95,6 +96,9 @@ class TrainConfig:
     last_stride: int = 1
     erase: float = 0.5                   # share of training examples with a random erased rectangle of the map
     weights: str | None = None           # Xception ImageNet weights file (else config / download)
+    # methods without a network: each training image's mirror is one more sample of its person for the
+    # hand-crafted descriptors' metric (the frozen Xception part averages image and mirror already)
+    mirror: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -378,14 +382,18 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
         if cfg.method not in XQDA_METHODS:
             return ReidModel(cfg.method, card)
         names = parts(cfg.method)
-        feats = []
-        for i, name in enumerate(names):
-            label = "Xception" if name == frozen.DESCRIPTOR else name.upper()
+        jobs = [(name, False) for name in names] + [
+            (name, True) for name in names if cfg.mirror and name in handcrafted.DESCRIPTORS]
+        got = {}
+        for i, (name, mirror) in enumerate(jobs):
+            label = ("Xception" if name == frozen.DESCRIPTOR else name.upper()) + (", mirrored" if mirror else "")
             report = None if progress is None else (          # one bar across the parts
-                lambda f, text, i=i, label=label: progress((i + f) / len(names),
-                                                           f"features ({label}, part {i + 1} of {len(names)}): {text}", []))
-            feats.append(_cached(name, train_f.path, cache_dir, cfg.weights, report, "gallery"))
-        a, b = (train_f.camera == 0).to_numpy(), (train_f.camera == 1).to_numpy()
+                lambda f, text, i=i, label=label: progress((i + f) / len(jobs),
+                                                           f"features ({label}, {i + 1} of {len(jobs)}): {text}", []))
+            got[name, mirror] = _cached(name, train_f.path, cache_dir, cfg.weights, report, "gallery", mirror)
+        feats = [got[name, False] for name in names]
+        mirrors = [got.get((name, True)) for name in names]
+        card["mirrored_training_images"] = any(m is not None for m in mirrors)
         pids, cams = train_f.pid.to_numpy(), train_f.camera.to_numpy()
         blocks = [handcrafted.blocks(n) if n in handcrafted.DESCRIPTORS else () for n in names]
         regs = [None] * len(names)
@@ -394,12 +402,13 @@ def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra:
             # fused, the weight of its distances
             cv = frozen.cross_validate(feats, blocks, [n == frozen.DESCRIPTOR for n in names], pids, cams,
                                        seed=cfg.seed, progress=None if progress is None else
-                                       (lambda f, text: progress(f, text, [])))
+                                       (lambda f, text: progress(f, text, [])), mirrors=mirrors)
             regs = cv["regs"]
             card["cross_validation"] = cv
             card["fusion_weights"] = [1.0, cv["weight"]] if len(names) == 2 else [1.0]
-        xqdas = [handcrafted.XQDA(blocks=blk, **({} if reg is None else {"reg": reg})).fit(
-            F[a], pids[a], F[b], pids[b]) for F, blk, reg in zip(feats, blocks, regs)]
+        rows = np.arange(len(train_f))
+        xqdas = [handcrafted.XQDA(blocks=blk, **({} if reg is None else {"reg": reg})).fit_rows(F, pids, cams, rows, m)
+                 for F, blk, reg, m in zip(feats, blocks, regs, mirrors)]
         card.update(train_seconds=time.perf_counter() - start)
         return ReidModel(cfg.method, card, xqdas=xqdas, weights=cfg.weights)
 
