@@ -153,7 +153,7 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
          "learn from each training image's mirror as one more sample of its person (horizontal flipping, the "
          "field's standard augmentation; 3-fold cross-validation inside the training identities of the course "
          "split and the 10 literature splits, LOMO + GOG + XQDA: held-out Rank-1 58.0 % without, 58.9 % with, "
-         "better on 7 of 11, worse on 3 incl. the course split's own 60.8 -> 59.1 %); it is one fixed setting "
+         "better on 6 of 11, equal on 1, worse on 4 incl. the course split's own 60.8 -> 59.1 %); it is one fixed setting "
          "for every protocol. " +
          ("" if args.skip_frozen else
           "Frozen Xception: the tap (end of the middle flow, among four taps), input size and 4 stripes were "
