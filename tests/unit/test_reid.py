@@ -248,6 +248,10 @@ def test_lomo_xqda_method_and_triplet_modes(demo_reid, tmp_path):
     model = T.train(demo_reid, split, T.TrainConfig("lomo-xqda"))
     emb = T.test_embeddings(model, demo_reid, split)
     assert T.rank(model, emb).rank(1) > 0.5
+    # by default each training image's mirror is one more sample of its person; without them, another metric
+    plain = T.train(demo_reid, split, T.TrainConfig("lomo-xqda", mirror=False))
+    assert model.card["mirrored_training_images"] and not plain.card["mirrored_training_images"]
+    assert not np.allclose(model.xqda.M_, plain.xqda.M_)
     model.save(tmp_path / "x")
     assert T.load(tmp_path / "x").method == "lomo-xqda"
     hard = search.triplets(model, emb, "hardest", 4)
@@ -365,6 +369,44 @@ def test_descriptors_are_cached_by_content_and_threads_change_nothing(tmp_path, 
         f"handcrafted-lomo-gog-v{handcrafted.DESCRIPTOR_VERSION}.npz"
 
 
+def test_mirrored_descriptors_are_of_the_flipped_images_and_cached_apart(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 255, (128, 48, 3), dtype=np.uint8) for _ in range(2)]
+    paths = []
+    for i, im in enumerate(images):
+        paths.append(str(tmp_path / f"m{i}.png"))
+        Image.fromarray(im).save(paths[-1])
+    mirrored = handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache", mirror=True)
+    got = mirrored.features(paths)
+    assert np.array_equal(got, handcrafted.describe_many([im[:, ::-1].copy() for im in images], "lomo+gog"))
+    plain = handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache").features(paths)
+    assert not np.allclose(got, plain)
+    assert mirrored.path != handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache").path
+    assert np.array_equal(handcrafted.DescriptorCache("lomo+gog", tmp_path / "cache", mirror=True).features(paths), got)
+
+
+def test_xqda_takes_the_mirrors_as_more_samples_of_the_same_persons():
+    rng = np.random.default_rng(5)
+    n = 40
+    pids = np.repeat(np.arange(n), 2)
+    cams = np.tile([0, 1], n)
+    ident = rng.normal(0, 1, (n, 16))
+    F = np.repeat(ident, 2, axis=0) + rng.normal(0, 0.5, (2 * n, 16))
+    rows = np.arange(60)                                  # 30 persons to learn from, 10 to test
+    q, g = np.arange(60, 80, 2), np.arange(61, 80, 2)
+    plain = handcrafted.XQDA().fit_rows(F, pids, cams, rows)
+    a, b = rows[cams[rows] == 0], rows[cams[rows] == 1]
+    assert np.allclose(plain.distance(F[q], F[g]), handcrafted.XQDA().fit(F[a], pids[a], F[b], pids[b]).distance(F[q], F[g]))
+    # mirrors equal to the images: the same statistics, so the same distances; the samples are counted twice
+    same = handcrafted.XQDA().fit_rows(F, pids, cams, rows, mirrored=F.copy())
+    assert np.allclose(same.distance(F[q], F[g]), plain.distance(F[q], F[g]), rtol=1e-6, atol=1e-8)
+    # mirrors of other persons (rows shuffled): labelled with the row's person, they change the metric
+    shuffled = handcrafted.XQDA().fit_rows(F, pids, cams, rows, mirrored=F[rng.permutation(2 * n)])
+    assert not np.allclose(shuffled.distance(F[q], F[g]), plain.distance(F[q], F[g]), rtol=1e-3)
+
+
 def test_cross_validation_chooses_inside_the_training_identities():
     from core.reid import frozen
 
@@ -388,6 +430,14 @@ def test_cross_validation_chooses_inside_the_training_identities():
     assert set(cv["held-out Rank-1"]) == {"part 2 regularisation", "fusion weight"} and seen[-1] == 1.0
     cv = frozen.cross_validate([noise, informative], [(), ()], [False, True], pids, cams)
     assert cv["weight"] >= 0.5                 # the informative part weighs in
+    # mirrors enter the folds' fits as more samples: identical ones leave every held-out score as it was,
+    # other persons' ones (as if mislabelled) do not
+    same = frozen.cross_validate([noise, informative], [(), ()], [False, True], pids, cams,
+                                 mirrors=[noise.copy(), informative.copy()])
+    assert same["held-out Rank-1"] == cv["held-out Rank-1"]
+    other = frozen.cross_validate([noise, informative], [(), ()], [False, True], pids, cams,
+                                  mirrors=[None, informative[rng.permutation(2 * n)]])
+    assert other["held-out Rank-1"] != cv["held-out Rank-1"]
     with pytest.raises(ValueError, match="at least 6 identities"):
         frozen.folds(pids[:8], cams[:8], k=3)
     d = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0]])
