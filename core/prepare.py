@@ -135,13 +135,15 @@ class _Reid(_System):
 
     def check(self):
         from .reid import handcrafted
+        from .reid import train as T
 
         card = _card(self.stem)
         if card is None or card.get("kind") != "reid-lomo" or card.get("method") != self.preset.settings["method"] or \
                 card.get("data") != str(self.data.root) or card.get("split", {}).get("name") != self.split.name or \
                 card.get("descriptor_version") != handcrafted.DESCRIPTOR_VERSION or \
+                card.get("config", {}).get("mirror") != T.TrainConfig().mirror or \
                 self.split.name not in card.get("metrics", {}):
-            return None
+            return None            # none, or not what the recommended configuration trains today
         return card
 
     def verify(self):

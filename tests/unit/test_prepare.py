@@ -76,6 +76,26 @@ def test_reid_without_weights_prepares_the_best_method_that_needs_none(settings,
     assert "lomo-gog-xqda" in row.path
 
 
+def test_a_reid_model_of_an_older_configuration_is_trained_again(settings):
+    """A saved re-ID model whose card matches today's recommended configuration is kept; one trained
+    before the metrics learned from the mirrored training images (no ``mirror`` in its config) is not."""
+    from core.reid import handcrafted
+    from core.reid import train as T
+
+    system = prepare._Reid(settings)
+    card = {"kind": "reid-lomo", "method": system.preset.settings["method"], "data": str(system.data.root),
+            "split": {"name": system.split.name}, "descriptor_version": handcrafted.DESCRIPTOR_VERSION,
+            "config": T.TrainConfig(system.preset.settings["method"]).to_dict(),
+            "metrics": {system.split.name: {"Rank-1": 0.5, "mAP": 0.6}}}
+    path = system.stem.with_name(system.stem.name + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card))
+    assert system.check() is not None
+    del card["config"]["mirror"]
+    path.write_text(json.dumps(card))
+    assert system.check() is None
+
+
 def test_a_data_folder_without_a_kind_says_so_and_uses_the_demo(settings, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
