@@ -52,6 +52,9 @@ def main(argv=None) -> int:
                     help="deep methods: continue an interrupted run from its last epoch checkpoint (OUT-ckpt.*)")
     tr.add_argument("--extra-identities", action="store_true",
                     help="deep methods: also train on PETA's other subsets' persons (never its VIPeR subset)")
+    tr.add_argument("--no-mirror", action="store_true",
+                    help="methods without a network: learn the metric from the training images alone, not also "
+                         "from their mirror images")
     ev = sub.add_parser("evaluate", help="CMC / mAP of a saved model on a split, or of a method over a protocol")
     cli.add_common_flags(ev)
     ev.add_argument("--model", help="a saved model (path without extension)")
@@ -61,6 +64,7 @@ def main(argv=None) -> int:
     ev.add_argument("--epochs", type=int)
     ev.add_argument("--weights")
     ev.add_argument("--extra-identities", action="store_true", help="as for train")
+    ev.add_argument("--no-mirror", action="store_true", help="as for train")
     ev.add_argument("--reverse", action="store_true", help="query = camera B, gallery = camera A")
     ev.add_argument("--rerank", action="store_true", help="also report k-reciprocal re-ranking")
     em = sub.add_parser("embed", help="embed images (files or folders) with a saved model")
@@ -147,7 +151,7 @@ def main(argv=None) -> int:
     print(f"data: {ds.name} ({ds.layout} layout, {len(ds.pids)} identities, {len(ds.frame)} images)", file=sys.stderr)
     if args.command == "train":
         split = protocols.parse_split(ds, args.split, args.seed)
-        cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
+        cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights, mirror=not args.no_mirror)
         if args.epochs:
             cfg.epochs = args.epochs
         extra = catalog.extra_reid_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
@@ -189,7 +193,7 @@ def main(argv=None) -> int:
     extra = catalog.extra_reid_identities(args.data_dir, args.cache_dir) if args.extra_identities else None
     protocol = args.protocol or protocols.available(ds)[0]
     for split in protocols.protocol_splits(ds, protocol, 10, args.seed):
-        cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights)
+        cfg = T.TrainConfig(method=args.method, seed=args.seed, weights=args.weights, mirror=not args.no_mirror)
         if args.epochs:
             cfg.epochs = args.epochs
         model = T.train(ds, split, cfg, extra=extra, cache_dir=args.cache_dir)

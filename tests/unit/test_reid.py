@@ -330,6 +330,12 @@ def test_cli_train_evaluate_embed_and_errors(tmp_path, capsys, cache_dir, demo_d
     out = tmp_path / "lx"
     assert cli.run(reid_cli.main, ["train", "--method", "lomo-xqda", "--out", str(out), "--cache-dir", str(cache_dir)]) == 0
     assert "lomo-xqda on course: Rank-1" in capsys.readouterr().out
+    plain = tmp_path / "lx-plain"
+    assert cli.run(reid_cli.main, ["train", "--method", "lomo-xqda", "--no-mirror", "--out", str(plain),
+                                   "--cache-dir", str(cache_dir)]) == 0
+    cards = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("lx", "lx-plain")]
+    assert [c["config"]["mirror"] for c in cards] == [True, False]
+    assert [c["mirrored_training_images"] for c in cards] == [True, False]
     assert cli.run(reid_cli.main, ["evaluate", "--model", str(out), "--rerank", "--cache-dir", str(cache_dir)]) == 0
     assert "re-ranking" in capsys.readouterr().out
     npz = tmp_path / "e.npz"
