@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--size", default="128x64")
-    p.add_argument("--pooling", choices=["avg", "stripes"], default="avg")
+    p.add_argument("--pooling", choices=list(backbones.POOLINGS), default="avg")
     p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=3)

@@ -148,12 +148,31 @@ class _BuildLock:
 BUILD_LOCK = _BuildLock()
 
 
+# How a backbone's maps become one feature vector. "avg": the last map's global average (2048-d for
+# Xception); "stripes": + its average over 4 horizontal stripes (5 x); "stripes-mid": + the same 5 averages
+# of the map where Xception's exit flow begins (the middle flow's output, 728 channels): mid-level
+# colour, texture and part features, which carry over to cameras never seen in training better than the
+# last map alone (bench/results/attributes-cross-site-mid.md).
+POOLINGS = ("avg", "stripes", "stripes-mid")
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     name: str = "xception"
     height: int = 128
     width: int = 64
-    pooling: str = "avg"          # "avg": 2048-d global average; "stripes": avg + 4 horizontal stripes
+    pooling: str = "avg"          # one of POOLINGS
+
+    def __post_init__(self):
+        if self.pooling not in POOLINGS:
+            raise StudioError(f"unknown pooling '{self.pooling}' ({', '.join(POOLINGS)})")
+        if self.with_mid and self.name not in EXIT_FLOW:
+            raise StudioError(f"'{self.pooling}' pooling takes Xception's middle flow; {self.name} has none")
+
+    @property
+    def with_mid(self) -> bool:
+        """Whether the features include the middle flow's map (``pool``'s ``mid``)."""
+        return self.pooling == "stripes-mid"
 
     @property
     def key(self) -> str:
@@ -236,12 +255,20 @@ def preprocess(images: np.ndarray, spec: BackboneSpec) -> np.ndarray:
     return images.astype(np.float32) / 127.5 - 1.0
 
 
-def pool(fmap: np.ndarray, spec: BackboneSpec) -> np.ndarray:
-    g = fmap.mean((1, 2))
-    if spec.pooling == "avg":
-        return g
-    stripes = np.array_split(fmap, 4, axis=1)
-    return np.concatenate([g] + [s.mean((1, 2)) for s in stripes], axis=1)
+def _averages(fmap: np.ndarray, stripes: bool) -> list[np.ndarray]:
+    """The global average of each map, then (``stripes``) its average over 4 horizontal stripes."""
+    return [fmap.mean((1, 2))] + ([s.mean((1, 2)) for s in np.array_split(fmap, 4, axis=1)] if stripes else [])
+
+
+def pool(fmap: np.ndarray, spec: BackboneSpec, mid: np.ndarray | None = None) -> np.ndarray:
+    """The feature vectors of a batch of last maps ``fmap`` (and, for ``spec.with_mid``, of the middle
+    flow's maps ``mid``), as ``POOLINGS`` describes."""
+    parts = _averages(fmap, spec.pooling != "avg")
+    if spec.with_mid:
+        if mid is None:
+            raise ValueError(f"'{spec.pooling}' pooling needs the middle flow's maps")
+        parts += _averages(mid, True)
+    return np.concatenate(parts, axis=1)
 
 
 def content_hash(path: str) -> str:
@@ -367,6 +394,9 @@ class FeatureCache(ContentCache):
             if self.tap == "exit":
                 with BUILD_LOCK:
                     base = _import_keras().Model(base.input, exit_flow_input(base, self.spec))
+            elif self.spec.with_mid:
+                with BUILD_LOCK:
+                    base = _import_keras().Model(base.input, [exit_flow_input(base, self.spec), base.output])
             self._model = base
         return self._model
 
@@ -379,6 +409,9 @@ class FeatureCache(ContentCache):
         fmap = self.model.predict(preprocess(batch, self.spec), verbose=0, batch_size=self.batch_size)
         if self.tap is not None:
             return fmap.astype(self.dtype)
+        if self.spec.with_mid:
+            mid, fmap = fmap
+            return pool(fmap, self.spec, mid).astype(np.float32)
         return pool(fmap, self.spec).astype(np.float32)
 
     compute = embed_images

@@ -35,7 +35,8 @@ if SITES:                               # PETA: subsets are sites with their own
     SPLITS["leave-out"] = ("Leave one site out (test on a subset never seen in training: how the model does on "
                            "new cameras)")
 INPUTS = {((128, 64), "avg"): "128 x 64, global average (fast)",
-          ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)"}
+          ((256, 128), "stripes"): "256 x 128, global + 4 stripes (more accurate on PETA; ~2x slower)",
+          ((256, 128), "stripes-mid"): "256 x 128, stripes of the last and the middle layers (best on new cameras)"}
 PRESETS = {**recommended.labels("attributes"), "custom": "Custom settings"}
 with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))):
     preset = st.radio("Configuration", list(PRESETS), format_func=PRESETS.get, key="attr_preset")
@@ -91,7 +92,7 @@ def label(c):
     m = next(iter(c.get("metrics", {}).values()), {})
     tuned = " · fine-tuned" if c.get("input") == "image" else ""
     b = c["backbone"]
-    stripes = " + stripes" if b.get("pooling") == "stripes" else ""
+    stripes = {"stripes": " + stripes", "stripes-mid": " + stripes + middle layers"}.get(b.get("pooling"), "")
     stripes += " + neighbours" if c.get("neighbours") else ""
     return (f"{b['name']} {b.get('height')}x{b.get('width')}{stripes}{tuned} · {c['split']['name']} · "
             f"mA {m.get('mA', float('nan')):.1%} · "

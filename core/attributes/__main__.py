@@ -35,8 +35,9 @@ def _flags(p):
     p.add_argument("--backbone", choices=["xception", "mobilenetv2"], default="xception")
     p.add_argument("--size", default="128x64", help="backbone input HxW (default 128x64; 256x128 is more accurate "
                                                     "and about 2x slower)")
-    p.add_argument("--pooling", choices=["avg", "stripes"], default="avg",
-                   help="global average (default), or global + 4 horizontal stripes")
+    p.add_argument("--pooling", choices=["avg", "stripes", "stripes-mid"], default="avg",
+                   help="global average (default); global + 4 horizontal stripes; or those of the last map and of "
+                        "the middle flow's (stripes-mid: best on cameras never seen in training)")
 
 
 def _cfg(args, **kw) -> A.AttrConfig:

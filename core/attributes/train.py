@@ -49,7 +49,7 @@ class AttrConfig:
     tune_thresholds: bool = True
     calibrate: bool = True         # probabilities calibrated on validation (``calibration.py``)
     weights: str | None = None     # backbone ImageNet weights file
-    pooling: str = "avg"           # "avg": global average; "stripes": + 4 horizontal stripes (5 x the features)
+    pooling: str = "avg"           # backbones.POOLINGS: "avg", "stripes" (+ 4 horizontal stripes), "stripes-mid"
     neighbours: bool = False       # blend in votes of the nearest training images (``neighbours.py``)
     balance: str = "none"          # training images drawn evenly per "person" or per "subset" (``sampling_weights``)
     camera_views: bool = False     # also train on each image's mirror and camera view (``images.camera_view``)
@@ -243,20 +243,46 @@ class AttributeModel:
 KIND = "attributes-keras"
 
 
-def _pooled(fmap, spec: backbones.BackboneSpec, suffix: str = ""):
-    """Keras layers pooling a feature map as ``backbones.pool`` does (global average, + 4 stripes)."""
+def _averages(fmap, stripes: bool, suffix: str):
+    """Keras layers: the global average of a map, then (``stripes``) its 4 horizontal stripes' averages."""
     import keras
 
     x = keras.layers.GlobalAveragePooling2D(name="pool" + suffix)(fmap)
-    if spec.pooling == "stripes":
-        rows, cols = fmap.shape[1], fmap.shape[2]
-        if rows is None or rows % 4:
-            raise StudioError(f"stripe pooling needs a feature map height divisible by 4 (input {spec.height} px "
-                              f"gives {rows}); use an input height that is a multiple of 128")
-        stripes = keras.layers.AveragePooling2D((rows // 4, cols), name="stripe_pool" + suffix)(fmap)
-        stripes = keras.layers.Flatten(name="stripes" + suffix)(stripes)
-        x = keras.layers.Concatenate(name="pool_concat" + suffix)([x, stripes])
+    if not stripes:
+        return x
+    rows, cols = fmap.shape[1], fmap.shape[2]
+    if rows is None or rows % 4:
+        raise StudioError(f"stripe pooling needs a feature map height divisible by 4 (a map of {rows} rows); "
+                          "use an input height that is a multiple of 128")
+    stripes = keras.layers.AveragePooling2D((rows // 4, cols), name="stripe_pool" + suffix)(fmap)
+    stripes = keras.layers.Flatten(name="stripes" + suffix)(stripes)
+    return keras.layers.Concatenate(name="pool_concat" + suffix)([x, stripes])
+
+
+def _pooled(fmap, spec: backbones.BackboneSpec, suffix: str = "", mid=None):
+    """Keras layers pooling the last map ``fmap`` (and, for ``spec.with_mid``, the middle flow's map
+    ``mid``) as ``backbones.pool`` does."""
+    import keras
+
+    x = _averages(fmap, spec.pooling != "avg", suffix)
+    if spec.with_mid:
+        x = keras.layers.Concatenate(name="with_mid" + suffix)([x, _averages(mid, True, "_mid" + suffix)])
     return x
+
+
+def _maps(base, spec: backbones.BackboneSpec):
+    """A callable: image tensor -> (``base``'s last map, the middle flow's map or None when ``spec``'s
+    pooling does not use it), through ``base``'s own layers."""
+    if not spec.with_mid:
+        return lambda x: (base(x), None)
+    import keras
+
+    both = keras.Model(base.input, [backbones.exit_flow_input(base, spec), base.output], name=base.name + "_maps")
+
+    def run(x):
+        mid, last = both(x)
+        return last, mid
+    return run
 
 
 def _on_images(base, heads, spec: backbones.BackboneSpec, name: str, with_features: bool = False,
@@ -271,10 +297,12 @@ def _on_images(base, heads, spec: backbones.BackboneSpec, name: str, with_featur
 
     inp = keras.Input((spec.height, spec.width, 3), name="image")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
-    pooled = _pooled(base(x), spec)
+    maps = _maps(base, spec)
+    last, mid = maps(x)
+    pooled = _pooled(last, spec, mid=mid)
     if mirror:
-        pooled = keras.layers.Average(name="mirror_average")(
-            [pooled, _pooled(base(Mirror(name="mirror")(x)), spec, "_mirror")])
+        last, mid = maps(Mirror(name="mirror")(x))
+        pooled = keras.layers.Average(name="mirror_average")([pooled, _pooled(last, spec, "_mirror", mid)])
     out = heads(pooled)
     return keras.Model(inp, {**out, FEATURES: pooled} if with_features else out, name=name)
 
@@ -600,7 +628,7 @@ def _exit_flow(cfg: AttrConfig, map_shape: tuple):
         base = backbones.build(cfg.backbone_spec(), cfg.weights)
         upper = keras.Model(backbones.exit_flow_input(base, cfg.backbone_spec()), base.output, name="exit_flow")
         maps = keras.Input(tuple(map_shape), name="maps")
-        return base, maps, _pooled(upper(maps), cfg.backbone_spec())
+        return base, maps, _pooled(upper(maps), cfg.backbone_spec(), mid=maps)
 
 
 def features_from_maps(maps: np.ndarray, cfg: AttrConfig) -> np.ndarray:

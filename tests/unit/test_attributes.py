@@ -217,18 +217,29 @@ def test_finetuning_exit_flow_with_votes_and_mirror_round_trips(demo_attrs, tmp_
 
 
 @needs_weights
-def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(demo_attrs, tmp_path):
-    cfg = A.AttrConfig(epochs=2, pooling="stripes")
-    assert cfg.tag == "xception-stripes" and A.AttrConfig(height=256, width=128).tag == "xception-256x128"
+@pytest.mark.parametrize("pooling, dim", [("stripes", 5 * 2048), ("stripes-mid", 5 * 2048 + 5 * 728)])
+def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(demo_attrs, tmp_path, pooling, dim):
+    from core import backbones
+
+    cfg = A.AttrConfig(epochs=2, pooling=pooling)
+    assert cfg.tag == f"xception-{pooling}" and A.AttrConfig(height=256, width=128).tag == "xception-256x128"
     model, _ = A.train(demo_attrs, cfg, cache_dir=tmp_path)
-    assert model.heads.input_shape[-1] == 5 * 2048            # global + 4 stripes
+    assert model.heads.input_shape[-1] == dim                 # global + 4 stripes (of the last and middle maps)
     images = [load_image(p) for p in demo_attrs.frame.path[:6]]
     cached = model.predict_images(images)                     # FeatureCache (numpy pooling) + heads
     net = model.image_network()                               # one Keras model (Keras pooling layers)
     batch = np.stack([resize(im, 128, 64) for im in images]).astype(np.float32)
     out = net.predict(batch, verbose=0)
-    for a in model.binary:
-        assert np.abs(np.asarray(out[a]).reshape(-1) - cached[a].to_numpy()).max() <= 1e-4, a
+    for a in model.binary:      # float32 calibration of a saturated output (p > 1 - 1e-6) can move ~1e-3
+        assert np.abs(np.asarray(out[a]).reshape(-1) - cached[a].to_numpy()).max() <= 2e-3, a
+    spec = cfg.backbone_spec()
+    features = A._on_images(backbones.build(spec), model.heads, spec, "pooled", with_features=True)
+    direct = np.asarray(features.predict(batch, verbose=0)[A.FEATURES])
+    assert np.abs(direct - model.features(images)).max() <= 1e-5 * np.abs(direct).max()
+    # the same features from the frozen layers' cached maps (what fine-tuning and the benchmark use)
+    pooled = A.dataset_features(demo_attrs, cfg, cache_dir=tmp_path)[:6]
+    from_maps = A.features_from_maps(A.exit_maps(demo_attrs, cfg, np.arange(6), cache_dir=tmp_path), cfg)
+    assert from_maps.shape == (6, dim) and np.abs(from_maps - pooled).max() <= 1e-2 * np.abs(pooled).max()
     with pytest.raises(StudioError, match="divisible by 4"):
         A.AttributeModel(model.heads, {**model.card, "backbone": {**model.card["backbone"], "height": 96}}).image_network()
 

@@ -92,3 +92,37 @@ def test_a_session_clearing_keras_cannot_rename_layers_mid_build():
     assert (first.name, second.name) == ("dense", "dense_1")
     clear_elsewhere()                          # no build under way: clears as Keras does
     assert keras.layers.Dense(2).name == "dense"
+
+
+class FakeTwoMaps(FakeNet):
+    """For "stripes-mid" pooling: the middle flow's map (the mean colour, 8 x 4) and the last map (4 x 2)."""
+
+    def predict(self, x, verbose=0, batch_size=32):
+        last = super().predict(x)
+        return [np.repeat(np.repeat(last, 2, 1), 2, 2) + 1.0, last]
+
+
+def test_stripes_mid_pools_the_last_and_the_middle_maps(tmp_path, photos):
+    c = backbones.FeatureCache(backbones.BackboneSpec("xception", 128, 64, "stripes-mid"), tmp_path / "cache")
+    c._model = FakeTwoMaps()
+    feats = c.features(photos[:5])
+    assert feats.shape == (5, 2 * 5 * 3)                                   # 5 averages of each map
+    assert c.path.name == "xception-128x64-stripes-mid.npz"               # not the "stripes" file
+    assert np.allclose(feats[:, 15:] - feats[:, :15], 1.0)                  # the middle map's part is its own
+
+
+def test_pool_takes_the_middle_map_only_where_the_pooling_says():
+    rng = np.random.default_rng(0)
+    last, mid = rng.normal(size=(2, 8, 4, 3)), rng.normal(size=(2, 16, 8, 5))
+    spec = backbones.BackboneSpec("xception", 256, 128, "stripes-mid")
+    pooled = backbones.pool(last, spec, mid)
+    assert pooled.shape == (2, 5 * 3 + 5 * 5)
+    assert np.allclose(pooled[:, 15:20], mid.mean((1, 2)))                  # the middle map's global average
+    assert np.allclose(pooled[:, 20:25], mid[:, :4].mean((1, 2)))           # and its top stripe
+    assert np.allclose(backbones.pool(last, backbones.BackboneSpec(pooling="stripes")), pooled[:, :15])
+    with pytest.raises(ValueError, match="middle flow"):
+        backbones.pool(last, spec)
+    with pytest.raises(backbones.StudioError, match="unknown pooling"):
+        backbones.BackboneSpec(pooling="max")
+    with pytest.raises(backbones.StudioError, match="mobilenetv2 has none"):
+        backbones.BackboneSpec("mobilenetv2", pooling="stripes-mid")
