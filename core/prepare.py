@@ -275,7 +275,9 @@ class _Attributes(_System):
         if not status.ok:
             raise backbones.WeightsError(status.message)
         progress = phased(progress, (("frozen layers, every image", 0.0, 0.35), ("frozen layers, mirror", 0.35, 0.7),
-                                     ("heads", 0.7, 0.75), ("fine-tuning", 0.75, 0.95), ("neighbour votes", 0.95, 1.0)))
+                                     ("heads", 0.7, 0.75), ("fine-tuning", 0.75, 0.95), ("neighbour votes", 0.95, 1.0))
+                          if self.epochs else   # heads only: the features of every image, the heads, the votes
+                          (("neighbour votes", 0.95, 1.0), ("epoch", 0.85, 0.95), ("", 0.0, 0.85)))
         with artifacts.training_lock("attributes", self.settings.models):
             model, _ = A.train_and_save(self.data, self.cfg, self.stem, self.epochs, progress=progress,
                                         cache_dir=self.settings.cache_dir)
