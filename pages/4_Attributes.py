@@ -60,7 +60,7 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
                                       "so that the model sees each person as other cameras might; the views' "
                                       "features are computed once and cached (2 more passes over the images).")
         size = st.radio("Backbone input", list(INPUTS), format_func=INPUTS.get, key="attr_input", horizontal=True)
-        finetune = st.toggle("Also fine-tune the network's top blocks (most accurate; minutes, not seconds)",
+        finetune = st.toggle("Also fine-tune the network's top blocks (minutes, not seconds)",
                              value=False, key="attr_finetune",
                              help="Xception's exit flow is trained with the heads for up to 3 epochs, on images "
                                   "and their mirror images; predictions average an image and its mirror. On PETA "
