@@ -207,12 +207,18 @@ def _blocks(img: np.ndarray, shared: np.ndarray, spaces: tuple) -> list[np.ndarr
         mean = (member @ s1) / tot[:, None]
         second = np.tensordot(member, s2, 1) / tot[:, None, None]
         strips.append(_embedding(mean, second))
-    out = [None] * len(spaces)
-    for k in sorted({m.shape[1] for m in strips}):
-        members = [i for i, m in enumerate(strips) if m.shape[1] == k]
-        logs = _log_vectors(np.concatenate([strips[i] for i in members]))
-        for j, i in enumerate(members):
-            out[i] = logs[j * STRIPS: (j + 1) * STRIPS].ravel()
+    return [b.ravel() for b in _by_size(strips, _log_vectors)]
+
+
+def _by_size(mats: list[np.ndarray], fn) -> list[np.ndarray]:
+    """``fn`` once per matrix size over the stacked ``mats`` (three of the four colour spaces share
+    one), results back in the original order."""
+    out = [None] * len(mats)
+    for k in sorted({m.shape[1] for m in mats}):
+        members = [i for i, m in enumerate(mats) if m.shape[1] == k]
+        res = fn(np.concatenate([mats[i] for i in members]))
+        for i, part in zip(members, np.split(res, np.cumsum([len(mats[i]) for i in members])[:-1])):
+            out[i] = part
     return out
 
 
