@@ -47,10 +47,10 @@ chromium:
 	fi
 
 test: venv scale java chromium
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 test-fast: venv scale
-	$(PY) -m pytest -q tests -m "not e2e"
+	$(PY) -m pytest -q -n 2 --dist loadfile tests -m "not e2e"
 
 # The README's pictures: the browser journeys, saving what they end on (demo data, 1400 px wide).
 screenshots: venv chromium

@@ -11,7 +11,11 @@ PROJECT = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("STUDIO_REAL_DATA", PROJECT.parent / "shared" / "data"))
 
 # One demo cache for the whole run (generating it takes a few seconds), away from the user's .cache.
+# Under pytest-xdist (``-n 2``: the README's test command) each worker has a folder of its own in it:
+# its saved models, caches and demo data, so no worker sees, or deletes, what another one is writing.
 os.environ.setdefault("STUDIO_CACHE_DIR", str(PROJECT / ".cache" / "test"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["STUDIO_CACHE_DIR"] = str(Path(os.environ["STUDIO_CACHE_DIR"]) / os.environ["PYTEST_XDIST_WORKER"])
 os.environ["STUDIO_MODEL_DIR"] = str(Path(os.environ["STUDIO_CACHE_DIR"]) / "models")
 _weights = PROJECT.parent / "shared" / "weights" / "xception_imagenet_notop.weights.h5"
 if _weights.is_file():
