@@ -39,10 +39,11 @@ ML_SMALL_RATINGS = 100836
 
 REID = (
     Preset("fused-xqda", "reid", "LOMO + GOG and frozen Xception features, two XQDA metrics fused",
-           "Rank-1 54.0 % on VIPeR's 10 literature splits, 35.3 % on the course split; trains in about 3.5 "
+           "Rank-1 54.0 % on VIPeR's 10 literature splits, 35.3 % on the course split; trains in 3.5 to 4.5 "
            "minutes; needs the ImageNet weights",
-           # core prepare --systems reid from empty caches on 2026-12-05: 206 s for VIPeR's 1,264 images
-           206.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "fused-xqda"}, overhead=15.0),
+           # from empty caches on 2026-12-05, VIPeR's 1,264 images: 206 s alone (core prepare --systems reid),
+           # 278 s as the first step of make models (bench/results/prepare.md); the larger is the estimate
+           278.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "fused-xqda"}, overhead=15.0),
     Preset("lomo-gog-xqda", "reid", "LOMO + GOG descriptors, one XQDA metric",
            "Rank-1 50.1 % on the literature splits, 32.0 % on the course split; trains in about 1.5 minutes",
            # python -m core.reid train from empty caches on 2026-12-05: 79 s wall clock (descriptors of the
@@ -74,11 +75,12 @@ CLUSTERING = (
 ATTRIBUTES = (
     Preset("heads-256-mid", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, heads only, neighbour votes",
-           "mA 68.3 % on PETA's person-disjoint split (84.9 % on the random image split); about 11 minutes from "
+           "mA 68.3 % on PETA's person-disjoint split (84.9 % on the random image split); about 14 minutes from "
            "an empty cache",
-           # bench/results/attributes-256x128-mid.md: the features of PETA's 14,437 images from an empty cache in
-           # 570 s (26.9 images/s), heads + votes 81 s (person-disjoint); the two phases timed apart, not end to end
-           680.0, PETA_IMAGES, "bench/results/attributes-256x128-mid.md",
+           # make models from empty caches on 2026-12-05 (bench/results/prepare.md): 832 s for PETA's 14,436
+           # images, end to end (features, heads, neighbour votes, test); bench/results/attributes-256x128-mid.md
+           # timed its two phases apart: features 570 s (26.9 images/s), heads + votes 81 s
+           832.0, PETA_IMAGES, "bench/results/attributes-256x128-mid.md, bench/results/prepare.md",
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False},
            overhead=30.0,
            # bench/results/attributes-cross-site-mid.md
