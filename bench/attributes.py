@@ -63,6 +63,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--size", default="128x64")
     p.add_argument("--pooling", choices=list(backbones.POOLINGS), default="avg")
+    p.add_argument("--head-hidden", type=int, default=A.AttrConfig.head_hidden,
+                   help="units of the heads' shared layer (default %(default)s)")
+    p.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
+                   help="dropout after the heads' shared layer (default %(default)s)")
     p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=3)
@@ -95,6 +99,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def config(args, h: int, w: int, **kw) -> A.AttrConfig:
+    """The configuration the flags ask for (input size, pooling, weights, heads), with ``kw`` on top."""
+    return A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, head_hidden=args.head_hidden,
+                        head_dropout=args.head_dropout, **kw)
+
+
+def meta(args, ds, h: int, w: int, seeds=(0,)) -> dict:
+    """The results file's header: ``common.meta`` with the data, the backbone and the heads."""
+    return common.meta(list(seeds), data=str(ds.root), backbone=config(args, h, w).backbone_spec().key,
+                       heads=f"shared layer of {args.head_hidden} units, dropout {args.head_dropout:g}")
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     h, w = (int(v) for v in args.size.split("x"))
@@ -103,7 +119,7 @@ def main(argv=None) -> int:
         return seeds(ds, args, h, w)
     if args.leave_one_out:
         return leave_one_out(ds, args, h, w)
-    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling)
+    base = config(args, h, w)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = backbones.FeatureCache(base.backbone_spec(), tmp, args.weights)
         sample = list(ds.frame.path.sample(args.throughput_images, random_state=0))
@@ -125,13 +141,12 @@ def main(argv=None) -> int:
                            dict(weighted=False, tune_thresholds=False, calibrate=False)),
                           ("best heads: + DeepMAR weights + thresholds tuned on validation", dict()),
                           ("best heads + neighbour votes (k and blend chosen on validation)", dict(neighbours=True))):
-            cfg = A.AttrConfig(height=h, width=w, weights=args.weights, split=split, pooling=args.pooling, **kw)
+            cfg = config(args, h, w, split=split, **kw)
             model, report = A.train(ds, cfg, features=F)
             rows.append(_row(split, label, model, report))
             final[split] = report
         if args.finetune_epochs:
-            cfg = A.AttrConfig(height=h, width=w, weights=args.weights, split=split, pooling=args.pooling,
-                               neighbours=True)
+            cfg = config(args, h, w, split=split, neighbours=True)
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, cfg, args.finetune_epochs, cache_dir=ft_dir,
                                               progress=common.stderr_progress())
@@ -163,7 +178,7 @@ def main(argv=None) -> int:
         ("Feature extraction", "", timing),
         ("Per attribute, final model (the last row of each split)", "", pd.concat(per_tables, ignore_index=True)),
     ]
-    path = common.write(args.name, common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key), sections)
+    path = common.write(args.name, meta(args, ds, h, w), sections)
     print(path.read_text())
     return 0
 
@@ -173,11 +188,10 @@ def seeds(ds, args, h: int, w: int) -> int:
     features) on the random image split, one row per seed, and their mean and spread."""
     rows = []
     what = "Fine-tuned model" if args.finetune_epochs else "Heads + neighbour votes"
-    F = None if args.finetune_epochs else A.dataset_features(
-        ds, A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling), args.cache_dir,
-        common.stderr_progress())
+    F = None if args.finetune_epochs else A.dataset_features(ds, config(args, h, w), args.cache_dir,
+                                                             common.stderr_progress())
     for seed in args.finetuned_seeds:
-        cfg = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True, seed=seed)
+        cfg = config(args, h, w, neighbours=True, seed=seed)
         t0 = time.perf_counter()
         if args.finetune_epochs:
             tuned, report = A.train_finetuned(ds, cfg, args.finetune_epochs, cache_dir=args.cache_dir,
@@ -197,13 +211,13 @@ def seeds(ds, args, h: int, w: int) -> int:
          "only: the features, cached before the first seed, are not in any row's time).", table),
         ("Spread over the seeds", "", spread),
     ]
-    spec = A.AttrConfig(height=h, width=w, pooling=args.pooling).backbone_spec()
-    path = common.write(args.name, common.meta(args.finetuned_seeds, data=str(ds.root), backbone=spec.key), sections)
+    path = common.write(args.name, meta(args, ds, h, w, args.finetuned_seeds), sections)
     print(path.read_text())
     return 0
 
 
-SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights")  # rows comparable
+SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights", "head_hidden",
+            "head_dropout")  # rows comparable
 
 
 PER_SUBSET, PER_ATTRIBUTE = "Per held-out subset", "Per attribute"
@@ -261,7 +275,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
     and the worst subset per model."""
     from core.attributes import splits
 
-    base = A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, neighbours=True)
+    base = config(args, h, w, neighbours=True)
     rows, per_attribute, resumed = finished_rows(args)
     done = {r["held-out subset"] for r in rows}
     held = [s for s in args.subsets or splits.subsets(ds.frame) if s not in done]
@@ -285,7 +299,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
         maps.clear()                  # read once, kept only for the fine-tuned models (one load, not one a subset)
     seen = {"plain": "", "camera": " + mirror and camera views"}
     said = {"on": " + neighbour votes", "off": ", no neighbour votes"}
-    info = common.meta([0], data=str(ds.root), backbone=base.backbone_spec().key)
+    info = meta(args, ds, h, w)
     if done:
         info["resumed"] = f"subsets {', '.join(sorted(done))} kept from the run of {resumed}"
     for kind in kinds:

@@ -79,6 +79,10 @@ def main(argv=None) -> int:
                     help="also fine-tune Xception's exit flow with the heads, for up to N epochs (early stopping); "
                          "the most accurate model, e.g. --size 256x128 --pooling stripes --neighbours "
                          "--finetune-epochs 3 (~20 min on 2 cores for PETA)")
+    tr.add_argument("--head-hidden", type=int, default=A.AttrConfig.head_hidden,
+                    help="units of the heads' shared layer (default %(default)s)")
+    tr.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
+                    help="dropout after the heads' shared layer (default %(default)s)")
     tr.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the fine-tuning (Adam)")
     tr.add_argument("--out", help="model path without extension (default: "
                                   "<model dir>/attr-<backbone>[-<size>][-stripes][-finetuned]-<dataset>-<split>)")
@@ -128,7 +132,7 @@ def main(argv=None) -> int:
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
                    neighbours=args.neighbours, balance=args.balance,
-                   camera_views=args.camera_views)
+                   camera_views=args.camera_views, head_hidden=args.head_hidden, head_dropout=args.head_dropout)
         out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
             "attr", cfg.model_tag(bool(args.finetune_epochs)), ds.name, args.split)
         with artifacts.training_lock("attributes"):

@@ -53,6 +53,14 @@ class AttrConfig:
     neighbours: bool = False       # blend in votes of the nearest training images (``neighbours.py``)
     balance: str = "none"          # training images drawn evenly per "person" or per "subset" (``sampling_weights``)
     camera_views: bool = False     # also train on each image's mirror and camera view (``images.camera_view``)
+    head_hidden: int = 512         # units of the heads' shared layer (``models.build_heads``)
+    head_dropout: float = 0.5      # dropout after it
+
+    def __post_init__(self):
+        if not (isinstance(self.head_hidden, int) and self.head_hidden >= 1):
+            raise StudioError(f"the heads' shared layer needs at least 1 unit, got {self.head_hidden}")
+        if not 0 <= self.head_dropout < 1:
+            raise StudioError(f"the heads' dropout must be at least 0 and below 1, got {self.head_dropout}")
 
     def backbone_spec(self) -> backbones.BackboneSpec:
         return backbones.BackboneSpec(self.backbone, self.height, self.width, self.pooling)
@@ -73,11 +81,15 @@ class AttrConfig:
 FINETUNE_EPOCHS = 3          # the fine-tuned presets' (early stopping usually keeps fewer)
 
 
+HEAD_SETTINGS = ("head_hidden", "head_dropout")   # in a preset's settings only where not AttrConfig's defaults
+
+
 def preset_config(settings: dict, split: str, seed: int = 0, weights=None) -> tuple[AttrConfig, int]:
     """One of ``core.recommended.ATTRIBUTES``' settings as ``(AttrConfig, fine-tuning epochs)`` (0: heads
     only), for the page's presets and ``core.prepare`` alike."""
     cfg = AttrConfig(height=settings["height"], width=settings["width"], pooling=settings["pooling"],
-                     neighbours=settings["neighbours"], split=split, seed=seed, weights=weights)
+                     neighbours=settings["neighbours"], split=split, seed=seed, weights=weights,
+                     **{k: settings[k] for k in HEAD_SETTINGS if k in settings})
     return cfg, FINETUNE_EPOCHS if settings["finetune"] else 0
 
 
@@ -87,8 +99,11 @@ def card_settings(card: dict) -> dict | None:
     cfg = card.get("config") or {}
     if not {"height", "width", "pooling", "neighbours"} <= set(cfg):
         return None
+    default = asdict(AttrConfig())
+    cfg = {**default, **cfg}          # a setting newer than the card: the card's model had its default
     settings = {"height": cfg["height"], "width": cfg["width"], "pooling": cfg["pooling"],
-                "neighbours": cfg["neighbours"], "finetune": card.get("input") == "image"}
+                "neighbours": cfg["neighbours"], "finetune": card.get("input") == "image",
+                **{k: cfg[k] for k in HEAD_SETTINGS if cfg[k] != default[k]}}
     made, _ = preset_config(settings, cfg.get("split", ""), cfg.get("seed", 0), cfg.get("weights"))
     return settings if asdict(made) == cfg else None
 
@@ -519,7 +534,7 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
     feature_s = time.perf_counter() - t0
     Y = ds.labels(attrs)
     with backbones.BUILD_LOCK:
-        heads = models.build_heads(features.shape[1], binary, groups, cfg.seed)
+        heads = models.build_heads(features.shape[1], binary, groups, cfg.seed, cfg.head_hidden, cfg.head_dropout)
     heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                   loss=_losses(Y[split.train], attrs, binary, groups, cfg),
                   metrics={**{a: [models.masked_binary_accuracy] for a in binary},

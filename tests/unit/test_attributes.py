@@ -7,6 +7,7 @@ import pytest
 
 from core import cli
 from core.artifacts import ArtifactError
+from core.errors import StudioError
 from core.attributes import __main__ as attr_cli
 from core.attributes import labels as L
 from core.attributes import metrics, models, splits
@@ -140,11 +141,25 @@ def test_colour_attributes_are_optional_heads(demo_attrs):
     assert 0.5 < last["accuracy"] <= 1 and 0.5 < last["val_accuracy"] <= 1   # per-output metrics, averaged
 
 
+def test_the_heads_size_and_dropout_are_settings_kept_on_the_card(demo_attrs, tmp_path):
+    model, _ = A.train(demo_attrs, A.AttrConfig(epochs=2, head_hidden=48, head_dropout=0.25))
+    assert model.heads.get_layer("shared").units == 48 and model.heads.get_layer("shared_dropout").rate == 0.25
+    model.save(tmp_path / "h")
+    again = A.load(tmp_path / "h")
+    assert again.heads.get_layer("shared").units == 48
+    assert (again.card["config"]["head_hidden"], again.card["config"]["head_dropout"]) == (48, 0.25)
+    for bad in (dict(head_hidden=0), dict(head_dropout=1.0), dict(head_dropout=-0.1)):
+        with pytest.raises(StudioError, match="heads'"):
+            A.AttrConfig(**bad)
+
+
 def test_cli_errors(tmp_path, capsys):
     assert cli.run(attr_cli.main, ["predict", "--model", str(tmp_path / "none"), "x.png"]) == 2
     assert "model file not found" in capsys.readouterr().err
     assert cli.run(attr_cli.main, ["train", "--size", "big"]) == 2
     assert "--size must look like 128x64" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert cli.run(attr_cli.main, ["train", "--head-dropout", "1.5"]) == 2
+    assert "dropout must be at least 0 and below 1, got 1.5" in capsys.readouterr().err.strip().splitlines()[-1]
     assert cli.run(attr_cli.main, ["features", "--weights", str(tmp_path / "missing.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "weights file not found" in err and "STUDIO_XCEPTION_WEIGHTS" in err
@@ -427,5 +442,12 @@ def test_a_saved_models_preset_is_recognised_and_a_custom_one_is_not():
         held_out, _ = A.preset_config(preset.settings, "leave-out:GRID", seed=3, weights="w.h5")
         assert A.new_site_words(dict(card, config=asdict(held_out))) == ""   # its own test is a new site
     assert A.card_settings({"config": {}}) is None                      # a card from before configs were kept
+    for preset in recommended.ATTRIBUTES:       # a card from before the heads' size was a setting: 512, 0.5
+        cfg, epochs = A.preset_config(preset.settings, "random-image", weights="w.h5")
+        old = {k: v for k, v in asdict(cfg).items() if k not in A.HEAD_SETTINGS}
+        expected = preset.settings if not set(A.HEAD_SETTINGS) & set(preset.settings) else None
+        assert A.card_settings({"config": old, "input": "image" if epochs else "features"}) == expected
+    wide = A.card_settings({"config": asdict(A.AttrConfig(height=256, width=128, head_hidden=1024))})
+    assert wide["head_hidden"] == 1024 and "head_dropout" not in wide
     heads = recommended.by_key("attributes", "heads-256")
     assert heads.new_sites.startswith("58.4 %") and heads.new_sites in recommended.labels("attributes")["heads-256"]
