@@ -350,4 +350,6 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+
+    sys.exit(cli.run(main))
