@@ -256,7 +256,7 @@ class _Attributes(_System):
 
         card = _card(self.stem)
         want = {k: v for k, v in asdict(self.cfg).items() if k != "weights"}
-        have = {k: v for k, v in (card or {}).get("config", {}).items() if k != "weights"}
+        have = {k: v for k, v in A.card_config(card or {}).items() if k != "weights"}
         if card is None or card.get("kind") != A.KIND or card.get("data") != str(self.data.root) or have != want or \
                 (card.get("input") == "image") != bool(self.epochs) or not card.get("metrics"):
             return None

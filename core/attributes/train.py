@@ -67,11 +67,15 @@ class AttrConfig:
 
     @property
     def tag(self) -> str:
-        """The backbone, plus input size and pooling where not the defaults: keeps saved models apart."""
+        """The backbone, plus input size, pooling and the heads' size and dropout (in percent) where not the
+        defaults: keeps saved models apart."""
         tag = self.backbone
         if (self.height, self.width) != (128, 64):
             tag += f"-{self.height}x{self.width}"
-        return tag + ("" if self.pooling == "avg" else f"-{self.pooling}")
+        tag += "" if self.pooling == "avg" else f"-{self.pooling}"
+        if (self.head_hidden, self.head_dropout) != (AttrConfig.head_hidden, AttrConfig.head_dropout):
+            tag += f"-h{self.head_hidden}-d{round(self.head_dropout * 100)}"     # heads of another size
+        return tag
 
     def model_tag(self, finetuned: bool) -> str:
         """What a saved model's default name says of it: ``tag``, then ``-finetuned`` for a fine-tuned one."""
@@ -93,14 +97,18 @@ def preset_config(settings: dict, split: str, seed: int = 0, weights=None) -> tu
     return cfg, FINETUNE_EPOCHS if settings["finetune"] else 0
 
 
+def card_config(card: dict) -> dict:
+    """The configuration a saved model was trained with, as ``asdict(AttrConfig)``: a setting newer than
+    the card has its default (the model was trained before it existed, which is what the default does)."""
+    return {**asdict(AttrConfig()), **(card.get("config") or {})}
+
+
 def card_settings(card: dict) -> dict | None:
     """The preset settings (``core.recommended.ATTRIBUTES``) a saved model was trained with, or None when its
     configuration is not a preset's (another weighting, balance, views, colours...)."""
-    cfg = card.get("config") or {}
-    if not {"height", "width", "pooling", "neighbours"} <= set(cfg):
+    if not {"height", "width", "pooling", "neighbours"} <= set(card.get("config") or {}):
         return None
-    default = asdict(AttrConfig())
-    cfg = {**default, **cfg}          # a setting newer than the card: the card's model had its default
+    cfg, default = card_config(card), asdict(AttrConfig())
     settings = {"height": cfg["height"], "width": cfg["width"], "pooling": cfg["pooling"],
                 "neighbours": cfg["neighbours"], "finetune": card.get("input") == "image",
                 **{k: cfg[k] for k in HEAD_SETTINGS if cfg[k] != default[k]}}

@@ -238,6 +238,7 @@ def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(d
 
     cfg = A.AttrConfig(epochs=2, pooling=pooling)
     assert cfg.tag == f"xception-{pooling}" and A.AttrConfig(height=256, width=128).tag == "xception-256x128"
+    assert A.AttrConfig(pooling=pooling, head_hidden=1024, head_dropout=0.3).tag == f"xception-{pooling}-h1024-d30"
     model, _ = A.train(demo_attrs, cfg, cache_dir=tmp_path)
     assert model.heads.input_shape[-1] == dim                 # global + 4 stripes (of the last and middle maps)
     images = [load_image(p) for p in demo_attrs.frame.path[:6]]
