@@ -81,6 +81,10 @@ def parser() -> argparse.ArgumentParser:
                    help="cross-site: every subset in turn held out as the test set (heads with neighbour votes, "
                         "and the fine-tuned model unless --finetune-epochs 0)")
     p.add_argument("--subsets", nargs="+", help="with --leave-one-out: only these held-out subsets")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="with --leave-one-out: each held-out subset once per seed (the train / validation cut of "
+                        "the other subsets' persons and the heads' initialisation); the mean is over sites and "
+                        "seeds, with each seed's own mean beside it")
     p.add_argument("--balance", nargs="+", default=["none"], choices=A.BALANCE,
                    help="with --leave-one-out: heads rows for each way of drawing training images (none, evenly "
                         "per person, evenly per subset); the fine-tuned rows use the first")
@@ -264,9 +268,28 @@ def attribute_sections(per_attribute: list[dict]) -> list[tuple[str, str, pd.Dat
 
 def attribute_rows(where: dict, model: str, report: dict) -> list[dict]:
     per = report["per_attribute"]
-    return [{"held-out subset": where["held-out subset"], "model": model, "attribute": r.attribute,
+    return [{"held-out subset": where["held-out subset"], "seed": where.get("seed", 0), "model": model, "attribute": r.attribute,
              "positives": int(r.positives), "mA": round(float(r.mA) * 100, 2)}
             for r in per.itertuples() if r.mA == r.mA]                  # NaN: no image with a known label
+
+
+def cross_site_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """A row per model of the per-(subset, seed) ``table``: the mean over sites of each site's mean over
+    its seeds, the lowest site, the sites below 60 %, and with several seeds each seed's mean and their spread."""
+    table = table.assign(seed=table["seed"].fillna(0).astype(int) if "seed" in table else 0)
+    out = []
+    for model, g in table.groupby("model", sort=False):
+        site = g.groupby("held-out subset", sort=False)["mA"].mean()
+        row = {"model": model, "subsets": len(site), "seeds": g["seed"].nunique(), "mean mA": round(site.mean(), 2),
+               "lowest mA": round(site.min(), 2), "lowest subset": site.idxmin(),
+               "subsets below 60 %": int((site < 60).sum()), "mean F1": round(g["F1"].mean(), 2),
+               **({"mean ECE": round(g["ECE"].mean(), 2)} if "ECE" in g else {})}
+        if row["seeds"] > 1:
+            per_seed = g.groupby("seed")["mA"].mean()
+            row["each seed's mean"] = ", ".join(f"{seed}: {v:.2f}" for seed, v in per_seed.items())
+            row["std over seeds"] = round(per_seed.std(), 2)
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def leave_one_out(ds, args, h: int, w: int) -> int:
@@ -277,13 +300,13 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
 
     base = config(args, h, w, neighbours=True)
     rows, per_attribute, resumed = finished_rows(args)
-    done = {r["held-out subset"] for r in rows}
-    held = [s for s in args.subsets or splits.subsets(ds.frame) if s not in done]
-    kinds = [splits.LEAVE_OUT + s for s in held]
-    if not kinds:
-        print(f"every held-out subset asked for is already in {args.name}.json (--resume)")
+    done = {(r["held-out subset"], r.get("seed", 0)) for r in rows}        # rows from before seeds: seed 0
+    todo = [(seed, splits.LEAVE_OUT + s) for seed in args.seeds for s in args.subsets or splits.subsets(ds.frame)
+            if (s, seed) not in done]
+    if not todo:
+        print(f"every held-out subset and seed asked for is already in {args.name}.json (--resume)")
         return 0
-    for kind in kinds:                                 # an unknown subset: refused before hours of work
+    for _, kind in todo:                               # an unknown subset: refused before hours of work
         splits.make(ds.frame, kind)
     maps = {"image": A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())}
     F = A.features_from_maps(maps["image"], base)
@@ -299,17 +322,18 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
         maps.clear()                  # read once, kept only for the fine-tuned models (one load, not one a subset)
     seen = {"plain": "", "camera": " + mirror and camera views"}
     said = {"on": " + neighbour votes", "off": ", no neighbour votes"}
-    info = meta(args, ds, h, w)
+    info = meta(args, ds, h, w, sorted({seed for seed, _ in todo} | {seed for _, seed in done}))
     if done:
-        info["resumed"] = f"subsets {', '.join(sorted(done))} kept from the run of {resumed}"
-    for kind in kinds:
+        kept = ", ".join(f"{s} (seed {seed})" for s, seed in sorted(done))
+        info["resumed"] = f"subsets {kept} kept from the run of {resumed}"
+    for seed, kind in todo:
         site = ds.frame.subset.astype(str) == kind[len(splits.LEAVE_OUT):]
-        where = {"held-out subset": kind[len(splits.LEAVE_OUT):], "test images": int(site.sum()),
+        where = {"held-out subset": kind[len(splits.LEAVE_OUT):], "seed": seed, "test images": int(site.sum()),
                  "test persons": int(ds.frame.person[site].nunique())}
         for look in args.views:
             for balance in args.balance:
                 for votes in args.votes:
-                    cfg = replace(base, split=kind, balance=balance, camera_views=look == "camera",
+                    cfg = replace(base, split=kind, seed=seed, balance=balance, camera_views=look == "camera",
                                   neighbours=votes == "on")
                     model, report = A.train(ds, cfg, features=F, views=views[look])
                     drawn = "" if balance == "none" else f", drawn evenly per {balance}"
@@ -317,7 +341,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
                     per_attribute += attribute_rows(where, rows[-1]["model"], report)
         if args.finetune_epochs:
             t0 = time.perf_counter()
-            tuned, report = A.train_finetuned(ds, replace(base, split=kind, balance=args.balance[0],
+            tuned, report = A.train_finetuned(ds, replace(base, split=kind, seed=seed, balance=args.balance[0],
                                                           camera_views=args.views[0] == "camera",
                                                           neighbours=args.votes[0] == "on"), args.finetune_epochs,
                                               cache_dir=args.cache_dir, progress=common.stderr_progress(), maps=maps)
@@ -327,21 +351,17 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
             per_attribute += attribute_rows(where, rows[-1]["model"], report)
         gc.collect()
         table = pd.DataFrame(rows).drop(columns=["split"])
-        summary = pd.DataFrame([{"model": m, "subsets": len(g), "mean mA": round(g["mA"].mean(), 2),
-                                 "lowest mA": round(g["mA"].min(), 2),
-                                 "lowest subset": g.loc[g["mA"].idxmin(), "held-out subset"],
-                                 "mean F1": round(g["F1"].mean(), 2),
-                                 **({"mean ECE": round(g["ECE"].mean(), 2)} if "ECE" in g else {})}
-                                for m, g in table.groupby("model", sort=False)])
         sections = [
             ("Mean over the held-out subsets (percent)", "Unweighted mean of the per-subset mA: each site counts "
-             "once, whatever its size.", summary),
+             "once, whatever its size; a site run with several seeds counts with the mean of its seeds. Lowest: "
+             "the site with the lowest such mean. With several seeds, each seed's own mean over the sites and the "
+             "standard deviation of those means (n - 1).", cross_site_summary(table)),
             ("Per held-out subset (percent; times in seconds)",
              "Test: every image of the held-out subset. Train and validation: the other subsets' persons, cut "
-             "5 : 1 (seed 0). Early stopping, the neighbour votes' k and blend, the calibration (where the code "
-             "has it: ECE columns) and the thresholds (balanced accuracy per attribute) are chosen on that validation "
-             "part only. Fine-tuned rows' times exclude caching "
-             "the frozen layers' maps (done once, before the first subset).", table),
+             "5 : 1 by the row's seed, which also starts the heads. Early stopping, the neighbour votes' k and "
+             "blend, the calibration (where the code has it: ECE columns) and the thresholds (balanced accuracy per "
+             "attribute) are chosen on that validation part only. Fine-tuned rows' times exclude caching the frozen "
+             "layers' maps (done once, before the first subset).", table),
             *attribute_sections(per_attribute),
         ]
         path = common.write(args.name, info, sections)

@@ -55,3 +55,21 @@ def test_per_attribute_summary_leaves_out_subsets_without_positives():
                    ("tuned", "male"): (1, 72.0, 72.0)}
     assert list(mean.attribute[mean.model == "heads"]) == ["male", "hat"]          # best first
     assert attributes.attribute_sections([]) == []
+
+
+def test_resume_refuses_other_heads(results):
+    """A run with wider heads is another experiment: its rows never join the default heads' table."""
+    with pytest.raises(SystemExit, match="head_hidden"):
+        attributes.finished_rows(attributes.parser().parse_args(RUN + ["--resume", "--head-hidden", "1024"]))
+
+
+def test_cross_site_summary_averages_each_site_over_its_seeds_then_the_sites():
+    table = pd.DataFrame([{"held-out subset": s, "seed": seed, "model": "heads", "mA": v, "F1": 40.0}
+                          for s, seed, v in (("A", 0, 58.0), ("B", 0, 62.0), ("A", 1, 60.0), ("B", 1, 63.0))]
+                         + [{"held-out subset": "A", "model": "old", "mA": 61.0, "F1": 30.0}])   # no seed: 0
+    heads, old = (r for _, r in attributes.cross_site_summary(table).iterrows())
+    assert (heads["subsets"], heads["seeds"], heads["mean mA"]) == (2, 2, 60.75)     # (59 + 62.5) / 2
+    assert (heads["lowest subset"], heads["lowest mA"], heads["subsets below 60 %"]) == ("A", 59.0, 1)
+    assert heads["each seed's mean"] == "0: 60.00, 1: 61.50" and heads["std over seeds"] == round(2 ** 0.5 * 0.75, 2)
+    assert (old["seeds"], old["mean mA"], old["subsets below 60 %"]) == (1, 61.0, 0)
+    assert pd.isna(old["std over seeds"])                  # one seed: no spread to state
