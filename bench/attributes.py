@@ -70,8 +70,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=3)
+    p.add_argument("--seed-split", choices=["random-image", "person-disjoint"], default="random-image",
+                   help="the split of --finetuned-seeds (default %(default)s)")
     p.add_argument("--finetuned-seeds", type=int, nargs="+",
-                   help="only the fine-tuned model (heads + votes with --finetune-epochs 0) on the random split, once "
+                   help="only the fine-tuned model (heads + votes with --finetune-epochs 0) on --seed-split, once "
                         "per seed (split, heads and fine-tuning all seeded): the spread of its mA; maps cached in "
                         "--cache-dir")
     p.add_argument("--cache-dir", help="cache for --finetuned-seeds and --leave-one-out (default: the project's); "
@@ -189,30 +191,32 @@ def main(argv=None) -> int:
 
 def seeds(ds, args, h: int, w: int) -> int:
     """The fine-tuned model (or, with ``--finetune-epochs 0``, heads + neighbour votes on the cached
-    features) on the random image split, one row per seed, and their mean and spread."""
-    rows = []
+    features) on ``--seed-split`` (the random image split by default), one row per seed, and their mean and
+    spread."""
+    rows, split = [], args.seed_split
     what = "Fine-tuned model" if args.finetune_epochs else "Heads + neighbour votes"
     F = None if args.finetune_epochs else A.dataset_features(ds, config(args, h, w), args.cache_dir,
                                                              common.stderr_progress())
     for seed in args.finetuned_seeds:
-        cfg = config(args, h, w, neighbours=True, seed=seed)
+        cfg = config(args, h, w, neighbours=True, seed=seed, split=split)
         t0 = time.perf_counter()
         if args.finetune_epochs:
             tuned, report = A.train_finetuned(ds, cfg, args.finetune_epochs, cache_dir=args.cache_dir,
                                               progress=common.stderr_progress())
         else:
             tuned, report = A.train(ds, cfg, features=F)
-        rows.append({"seed": seed, **_row("random-image", what, tuned, report, time.perf_counter() - t0)})
+        rows.append({"seed": seed, **_row(split, what, tuned, report, time.perf_counter() - t0)})
     table = pd.DataFrame(rows).drop(columns=["split", "model"])
-    metric_cols = ["mA", "accuracy", "precision", "recall", "F1"]
+    metric_cols = ["mA", "accuracy", "precision", "recall", "F1", "ECE"]
     spread = pd.DataFrame([{"statistic": name, **{c: round(float(fn(table[c])), 2) for c in metric_cols}}
                            for name, fn in (("mean", pd.Series.mean), ("std (n - 1)", pd.Series.std),
                                             ("min", pd.Series.min), ("max", pd.Series.max))])
     sections = [
-        (f"{what}, random image split, one row per seed (percent; times in seconds)",
-         "Each seed draws its own 50/10/40 split and initialises the heads (and the fine-tuning) with it. The "
-         "first seed's time includes caching the frozen layers' maps unless the cache already held them (heads "
-         "only: the features, cached before the first seed, are not in any row's time).", table),
+        (f"{what}, {split.replace('-', ' ')} split, one row per seed (percent; times in seconds)",
+         f"Each seed draws its own 50/10/40 split of the {'images' if split == 'random-image' else 'persons'} "
+         "and initialises the heads (and the fine-tuning) with it. The first seed's time includes caching the "
+         "frozen layers' maps unless the cache already held them (heads only: the features, cached before the "
+         "first seed, are not in any row's time).", table),
         ("Spread over the seeds", "", spread),
     ]
     path = common.write(args.name, meta(args, ds, h, w, args.finetuned_seeds), sections)
