@@ -272,8 +272,8 @@ def attribute_sections(per_attribute: list[dict]) -> list[tuple[str, str, pd.Dat
 
 def attribute_rows(where: dict, model: str, report: dict) -> list[dict]:
     per = report["per_attribute"]
-    return [{"held-out subset": where["held-out subset"], "seed": where.get("seed", 0), "model": model, "attribute": r.attribute,
-             "positives": int(r.positives), "mA": round(float(r.mA) * 100, 2)}
+    return [{"held-out subset": where["held-out subset"], "seed": where.get("seed", 0), "model": model,
+             "attribute": r.attribute, "positives": int(r.positives), "mA": round(float(r.mA) * 100, 2)}
             for r in per.itertuples() if r.mA == r.mA]                  # NaN: no image with a known label
 
 
