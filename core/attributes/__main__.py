@@ -76,16 +76,17 @@ def main(argv=None) -> int:
     tr.add_argument("--neighbours", action="store_true",
                     help="blend in votes of the nearest training images (k and the blend chosen on validation)")
     tr.add_argument("--finetune-epochs", type=int, default=0,
-                    help="also fine-tune Xception's exit flow with the heads, for up to N epochs (early stopping); "
-                         "the most accurate model, e.g. --size 256x128 --pooling stripes --neighbours "
-                         "--finetune-epochs 3 (~20 min on 2 cores for PETA)")
+                    help="also fine-tune Xception's exit flow with the heads, for up to N epochs (early stopping), "
+                         "e.g. --size 256x128 --pooling stripes --neighbours --finetune-epochs 3 (~20 min on 2 cores "
+                         "for PETA; heads on --pooling stripes-mid features measured better, in less time)")
     tr.add_argument("--head-hidden", type=int, default=A.AttrConfig.head_hidden,
                     help="units of the heads' shared layer (default %(default)s)")
     tr.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
                     help="dropout after the heads' shared layer (default %(default)s)")
     tr.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the fine-tuning (Adam)")
     tr.add_argument("--out", help="model path without extension (default: "
-                                  "<model dir>/attr-<backbone>[-<size>][-stripes][-finetuned]-<dataset>-<split>)")
+                                  "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>][-finetuned]-<dataset>"
+                                  "-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
     ev.add_argument("--model", required=True)
