@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
                    help="units of the heads' shared layer (default %(default)s)")
     p.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
                    help="dropout after the heads' shared layer (default %(default)s)")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="heads trained from this many seeds, probabilities averaged (default %(default)s)")
     p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=3)
@@ -108,13 +110,14 @@ def parser() -> argparse.ArgumentParser:
 def config(args, h: int, w: int, **kw) -> A.AttrConfig:
     """The configuration the flags ask for (input size, pooling, weights, heads), with ``kw`` on top."""
     return A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, head_hidden=args.head_hidden,
-                        head_dropout=args.head_dropout, **kw)
+                        head_dropout=args.head_dropout, ensemble=args.ensemble, **kw)
 
 
 def meta(args, ds, h: int, w: int, seeds=(0,)) -> dict:
     """The results file's header: ``common.meta`` with the data, the backbone and the heads."""
     return common.meta(list(seeds), data=str(ds.root), backbone=config(args, h, w).backbone_spec().key,
-                       heads=f"shared layer of {args.head_hidden} units, dropout {args.head_dropout:g}")
+                       heads=f"shared layer of {args.head_hidden} units, dropout {args.head_dropout:g}"
+                             + (f"; {args.ensemble} heads from consecutive seeds, averaged" if args.ensemble > 1 else ""))
 
 
 def main(argv=None) -> int:
@@ -225,7 +228,7 @@ def seeds(ds, args, h: int, w: int) -> int:
 
 
 SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights", "head_hidden",
-            "head_dropout")  # rows comparable
+            "head_dropout", "ensemble")  # rows comparable
 
 
 PER_SUBSET, PER_ATTRIBUTE = "Per held-out subset", "Per attribute"

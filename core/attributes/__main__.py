@@ -83,9 +83,11 @@ def main(argv=None) -> int:
                     help="units of the heads' shared layer (default %(default)s)")
     tr.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
                     help="dropout after the heads' shared layer (default %(default)s)")
+    tr.add_argument("--ensemble", type=int, default=1,
+                    help="train N heads from seeds seed .. seed + N - 1 and average their probabilities (default 1)")
     tr.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the fine-tuning (Adam)")
     tr.add_argument("--out", help="model path without extension (default: "
-                                  "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>][-finetuned]-<dataset>"
+                                  "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>][-x<ensemble>][-finetuned]-<dataset>"
                                   "-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
@@ -133,7 +135,8 @@ def main(argv=None) -> int:
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
                    neighbours=args.neighbours, balance=args.balance,
-                   camera_views=args.camera_views, head_hidden=args.head_hidden, head_dropout=args.head_dropout)
+                   camera_views=args.camera_views, head_hidden=args.head_hidden, head_dropout=args.head_dropout,
+                   ensemble=args.ensemble)
         out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
             "attr", cfg.model_tag(bool(args.finetune_epochs)), ds.name, args.split)
         with artifacts.training_lock("attributes"):

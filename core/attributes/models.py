@@ -89,7 +89,7 @@ class Mirror(layers.Layer):
 
 
 def build_heads(dim: int, binary: list[str], groups: dict[str, list[str]], seed: int = 0, hidden: int = 512,
-                dropout: float = 0.5) -> keras.Model:
+                dropout: float = 0.5, name: str = "attribute_heads") -> keras.Model:
     keras.utils.set_random_seed(seed)
     inp = keras.Input((dim,), name="features")
     x = layers.BatchNormalization(name="features_bn")(inp)
@@ -100,4 +100,13 @@ def build_heads(dim: int, binary: list[str], groups: dict[str, list[str]], seed:
         outputs[a] = layers.Dense(1, activation="sigmoid", name=head_name(a))(x)
     for g, members in groups.items():
         outputs[g] = layers.Dense(len(members) + 1, activation="softmax", name=head_name(g))(x)
-    return keras.Model(inp, outputs, name="attribute_heads")
+    return keras.Model(inp, outputs, name=name)
+
+
+def average_heads(members: list[keras.Model]) -> keras.Model:
+    """One model whose every output is the mean of ``members``' (heads of the same layout trained from
+    different seeds): a probability for a binary head, a distribution for a group head."""
+    inp = keras.Input(members[0].input_shape[1:], name="features")
+    outs = [m(inp) for m in members]
+    return keras.Model(inp, {k: layers.Average(name=f"mean_{head_name(k)}")([o[k] for o in outs]) for k in outs[0]},
+                       name="attribute_heads_ensemble")

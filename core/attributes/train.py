@@ -55,26 +55,31 @@ class AttrConfig:
     camera_views: bool = False     # also train on each image's mirror and camera view (``images.camera_view``)
     head_hidden: int = 512         # units of the heads' shared layer (``models.build_heads``)
     head_dropout: float = 0.5      # dropout after it
+    ensemble: int = 1              # heads trained from seeds seed, seed + 1, ...; their probabilities averaged
 
     def __post_init__(self):
         if not (isinstance(self.head_hidden, int) and self.head_hidden >= 1):
             raise StudioError(f"the heads' shared layer needs at least 1 unit, got {self.head_hidden}")
         if not 0 <= self.head_dropout < 1:
             raise StudioError(f"the heads' dropout must be at least 0 and below 1, got {self.head_dropout}")
+        if not (isinstance(self.ensemble, int) and 1 <= self.ensemble <= 20):
+            raise StudioError(f"an ensemble of heads has 1 to 20 members, got {self.ensemble}")
 
     def backbone_spec(self) -> backbones.BackboneSpec:
         return backbones.BackboneSpec(self.backbone, self.height, self.width, self.pooling)
 
     @property
     def tag(self) -> str:
-        """The backbone, plus input size, pooling and the heads' size and dropout (in percent) where not the
-        defaults: keeps saved models apart."""
+        """The backbone, plus input size, pooling, the heads' size and dropout (in percent) and their number
+        (ensemble) where not the defaults: keeps saved models apart."""
         tag = self.backbone
         if (self.height, self.width) != (128, 64):
             tag += f"-{self.height}x{self.width}"
         tag += "" if self.pooling == "avg" else f"-{self.pooling}"
         if (self.head_hidden, self.head_dropout) != (AttrConfig.head_hidden, AttrConfig.head_dropout):
             tag += f"-h{self.head_hidden}-d{round(self.head_dropout * 100)}"     # heads of another size
+        if self.ensemble > 1:
+            tag += f"-x{self.ensemble}"
         return tag
 
     def model_tag(self, finetuned: bool) -> str:
@@ -85,7 +90,7 @@ class AttrConfig:
 FINETUNE_EPOCHS = 3          # the fine-tuned presets' (early stopping usually keeps fewer)
 
 
-HEAD_SETTINGS = ("head_hidden", "head_dropout")   # in a preset's settings only where not AttrConfig's defaults
+HEAD_SETTINGS = ("head_hidden", "head_dropout", "ensemble")   # in a preset's settings only where not AttrConfig's defaults
 
 
 def preset_config(settings: dict, split: str, seed: int = 0, weights=None) -> tuple[AttrConfig, int]:
@@ -541,15 +546,14 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
         features = dataset_features(ds, cfg, cache_dir, progress)
     feature_s = time.perf_counter() - t0
     Y = ds.labels(attrs)
-    with backbones.BUILD_LOCK:
-        heads = models.build_heads(features.shape[1], binary, groups, cfg.seed, cfg.head_hidden, cfg.head_dropout)
-    heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=_losses(Y[split.train], attrs, binary, groups, cfg),
-                  metrics={**{a: [models.masked_binary_accuracy] for a in binary},
-                           **{g: [models.masked_class_accuracy] for g in groups}})
     history: list = []
+    n = cfg.ensemble
 
     class Report(keras.callbacks.Callback):
+        def __init__(self, member: int):
+            super().__init__()
+            self.member = member
+
         def on_epoch_end(self, epoch, logs=None):
             raw = {k: float(v) for k, v in (logs or {}).items()}
             logs = {k: raw[k] for k in ("loss", "val_loss") if k in raw}
@@ -558,26 +562,40 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
                         and k.startswith("val_") == (prefix == "val_")]
                 if accs:
                     logs[prefix + "accuracy"] = float(np.mean(accs))
-            history.append({"epoch": epoch + 1, **logs})
+            history.append({"epoch": epoch + 1, **({"member": self.member + 1} if n > 1 else {}), **logs})
             if progress is not None:
-                progress((epoch + 1) / cfg.epochs, f"epoch {epoch + 1}, loss {logs.get('loss', 0):.4f}, "
-                         f"val {logs.get('val_loss', 0):.4f}")
+                progress((self.member + (epoch + 1) / cfg.epochs) / n,
+                         f"epoch {epoch + 1}, loss {logs.get('loss', 0):.4f}, val {logs.get('val_loss', 0):.4f}"
+                         + (f" (heads {self.member + 1} of {n})" if n > 1 else ""))
 
     t1 = time.perf_counter()
     train_targets = _targets(Y, attrs, binary, groups, split.train)
+    val_data = (features[split.val], _targets(Y, attrs, binary, groups, split.val))
     p = sampling_weights(ds.frame.iloc[split.train], cfg.balance)
     if views is None and cfg.camera_views:
         views = [backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights, **kw).features(
             list(ds.frame.path), progress) for kw in (dict(flip=True), dict(camera=True))]
     every = [features] + list(views or [])
-    data = dict(x=features[split.train], y=train_targets, batch_size=cfg.batch_size, shuffle=True) \
-        if p is None and len(every) == 1 else \
-        dict(x=_Epochs(lambda rows, key: (_views(every, split.train[rows], key),
-                                          {k: v[rows] for k, v in train_targets.items()}),
-                       len(split.train), p, cfg.batch_size, cfg.seed))
-    heads.fit(**data, validation_data=(features[split.val], _targets(Y, attrs, binary, groups, split.val)),
-              epochs=cfg.epochs, verbose=0,
-              callbacks=[keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True), Report()])
+    members = []
+    for member in range(n):           # each from its own seed (initialisation, dropout, order of examples)
+        seed = cfg.seed + member
+        with backbones.BUILD_LOCK:
+            heads = models.build_heads(features.shape[1], binary, groups, seed, cfg.head_hidden, cfg.head_dropout,
+                                       name="attribute_heads" if n == 1 else f"attribute_heads_{member + 1}")
+        heads.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                      loss=_losses(Y[split.train], attrs, binary, groups, cfg),
+                      metrics={**{a: [models.masked_binary_accuracy] for a in binary},
+                               **{g: [models.masked_class_accuracy] for g in groups}})
+        data = dict(x=features[split.train], y=train_targets, batch_size=cfg.batch_size, shuffle=True) \
+            if p is None and len(every) == 1 else \
+            dict(x=_Epochs(lambda rows, key: (_views(every, split.train[rows], key),
+                                              {k: v[rows] for k, v in train_targets.items()}),
+                           len(split.train), p, cfg.batch_size, seed))
+        heads.fit(**data, validation_data=val_data, epochs=cfg.epochs, verbose=0,
+                  callbacks=[keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+                             Report(member)])
+        members.append(heads)
+    heads = members[0] if n == 1 else models.average_heads(members)
     train_s = time.perf_counter() - t1
     card = {"attributes": attrs, "binary": binary, "groups": groups, "thresholds": {a: 0.5 for a in binary},
             "backbone": asdict(cfg.backbone_spec()), "config": asdict(cfg), "data": str(ds.root),

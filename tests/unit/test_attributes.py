@@ -153,6 +153,24 @@ def test_the_heads_size_and_dropout_are_settings_kept_on_the_card(demo_attrs, tm
             A.AttrConfig(**bad)
 
 
+def test_an_ensemble_of_heads_averages_its_members_and_round_trips(demo_attrs, tmp_path):
+    cfg = A.AttrConfig(epochs=3, ensemble=2, seed=4)
+    assert cfg.tag == "xception-x2"
+    model, report = A.train(demo_attrs, cfg)
+    F = A.dataset_features(demo_attrs, cfg)[report["split"].test]
+    one, two = (model.heads.get_layer(f"attribute_heads_{i}") for i in (1, 2))
+    a, b, mean = (m.predict(F, verbose=0) for m in (one, two, model.heads))
+    assert not np.allclose(a["personalMale"], b["personalMale"], atol=1e-3)           # two seeds, two models
+    for k in mean:
+        assert np.allclose(mean[k], (a[k] + b[k]) / 2, atol=1e-6), k
+    assert [h.get("member") for h in model.history].count(2) >= 1 and model.card["config"]["ensemble"] == 2
+    model.save(tmp_path / "e")
+    again = A.load(tmp_path / "e")                                                 # safe mode
+    assert np.allclose(again.probabilities(F).to_numpy(), report["probabilities"].to_numpy(), atol=1e-5)
+    with pytest.raises(StudioError, match="1 to 20 members"):
+        A.AttrConfig(ensemble=0)
+
+
 def test_cli_errors(tmp_path, capsys):
     assert cli.run(attr_cli.main, ["predict", "--model", str(tmp_path / "none"), "x.png"]) == 2
     assert "model file not found" in capsys.readouterr().err
