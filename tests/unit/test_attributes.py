@@ -461,11 +461,14 @@ def test_a_saved_models_preset_is_recognised_and_a_custom_one_is_not():
         held_out, _ = A.preset_config(preset.settings, "leave-out:GRID", seed=3, weights="w.h5")
         assert A.new_site_words(dict(card, config=asdict(held_out))) == ""   # its own test is a new site
     assert A.card_settings({"config": {}}) is None                      # a card from before configs were kept
-    for preset in recommended.ATTRIBUTES:       # a card from before the heads' size was a setting: 512, 0.5
+    for preset in recommended.ATTRIBUTES:       # a card from before the heads were settings: one, 512, 0.5
         cfg, epochs = A.preset_config(preset.settings, "random-image", weights="w.h5")
         old = {k: v for k, v in asdict(cfg).items() if k not in A.HEAD_SETTINGS}
-        expected = preset.settings if not set(A.HEAD_SETTINGS) & set(preset.settings) else None
+        expected = {k: v for k, v in preset.settings.items() if k not in A.HEAD_SETTINGS}
         assert A.card_settings({"config": old, "input": "image" if epochs else "features"}) == expected
+    before = A.card_settings({"config": {k: v for k, v in asdict(A.preset_config(
+        recommended.recommended("attributes").settings, "random-image")[0]).items() if k not in A.HEAD_SETTINGS}})
+    assert recommended.matching("attributes", before).key == "heads-256-mid-one"     # what it was trained as
     wide = A.card_settings({"config": asdict(A.AttrConfig(height=256, width=128, head_hidden=1024))})
     assert wide["head_hidden"] == 1024 and "head_dropout" not in wide
     heads = recommended.by_key("attributes", "heads-256")
