@@ -38,6 +38,7 @@ import pandas as pd
 
 from core import backbones
 from core.attributes import train as A
+from core.attributes.__main__ import add_head_flags, head_settings
 from core.datasets import catalog
 
 from . import common
@@ -63,12 +64,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--size", default="128x64")
     p.add_argument("--pooling", choices=list(backbones.POOLINGS), default="avg")
-    p.add_argument("--head-hidden", type=int, default=A.AttrConfig.head_hidden,
-                   help="units of the heads' shared layer (default %(default)s)")
-    p.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
-                   help="dropout after the heads' shared layer (default %(default)s)")
-    p.add_argument("--ensemble", type=int, default=1,
-                   help="heads trained from this many seeds, probabilities averaged (default %(default)s)")
+    add_head_flags(p)
     p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=3)
@@ -109,15 +105,14 @@ def parser() -> argparse.ArgumentParser:
 
 def config(args, h: int, w: int, **kw) -> A.AttrConfig:
     """The configuration the flags ask for (input size, pooling, weights, heads), with ``kw`` on top."""
-    return A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, head_hidden=args.head_hidden,
-                        head_dropout=args.head_dropout, ensemble=args.ensemble, **kw)
+    return A.AttrConfig(height=h, width=w, weights=args.weights, pooling=args.pooling, **head_settings(args), **kw)
 
 
 def meta(args, ds, h: int, w: int, seeds=(0,)) -> dict:
     """The results file's header: ``common.meta`` with the data, the backbone and the heads."""
     return common.meta(list(seeds), data=str(ds.root), backbone=config(args, h, w).backbone_spec().key,
                        heads=f"shared layer of {args.head_hidden} units, dropout {args.head_dropout:g}"
-                             + (f"; {args.ensemble} heads from consecutive seeds, averaged" if args.ensemble > 1 else ""))
+                       + (f"; {args.ensemble} heads from consecutive seeds, averaged" if args.ensemble > 1 else ""))
 
 
 def main(argv=None) -> int:

@@ -40,6 +40,21 @@ def _flags(p):
                         "the middle flow's (stripes-mid: best on cameras never seen in training)")
 
 
+def add_head_flags(p) -> None:
+    """The heads' settings as flags (``train`` here, ``bench.attributes``); ``head_settings`` reads them."""
+    p.add_argument("--head-hidden", type=int, default=A.AttrConfig.head_hidden,
+                   help="units of the heads' shared layer (default %(default)s)")
+    p.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
+                   help="dropout after the heads' shared layer (default %(default)s)")
+    p.add_argument("--ensemble", type=int, default=A.AttrConfig.ensemble,
+                   help="train N heads from seeds seed .. seed + N - 1 and average their probabilities "
+                        "(default %(default)s)")
+
+
+def head_settings(args) -> dict:
+    return {k: getattr(args, k) for k in A.HEAD_SETTINGS}
+
+
 def _cfg(args, **kw) -> A.AttrConfig:
     try:
         h, w = (int(v) for v in args.size.lower().split("x"))
@@ -79,16 +94,11 @@ def main(argv=None) -> int:
                     help="also fine-tune Xception's exit flow with the heads, for up to N epochs (early stopping), "
                          "e.g. --size 256x128 --pooling stripes --neighbours --finetune-epochs 3 (~20 min on 2 cores "
                          "for PETA; heads on --pooling stripes-mid features measured better, in less time)")
-    tr.add_argument("--head-hidden", type=int, default=A.AttrConfig.head_hidden,
-                    help="units of the heads' shared layer (default %(default)s)")
-    tr.add_argument("--head-dropout", type=float, default=A.AttrConfig.head_dropout,
-                    help="dropout after the heads' shared layer (default %(default)s)")
-    tr.add_argument("--ensemble", type=int, default=1,
-                    help="train N heads from seeds seed .. seed + N - 1 and average their probabilities (default 1)")
+    add_head_flags(tr)
     tr.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the fine-tuning (Adam)")
     tr.add_argument("--out", help="model path without extension (default: "
-                                  "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>][-x<ensemble>][-finetuned]-<dataset>"
-                                  "-<split>)")
+                                  "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>]"
+                                  "[-x<ensemble>][-finetuned]-<dataset>-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
     cli.add_common_flags(ev)
     ev.add_argument("--model", required=True)
@@ -135,8 +145,7 @@ def main(argv=None) -> int:
     if args.command == "train":
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
                    neighbours=args.neighbours, balance=args.balance,
-                   camera_views=args.camera_views, head_hidden=args.head_hidden, head_dropout=args.head_dropout,
-                   ensemble=args.ensemble)
+                   camera_views=args.camera_views, **head_settings(args))
         out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
             "attr", cfg.model_tag(bool(args.finetune_epochs)), ds.name, args.split)
         with artifacts.training_lock("attributes"):
