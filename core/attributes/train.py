@@ -90,7 +90,7 @@ class AttrConfig:
 FINETUNE_EPOCHS = 3          # the fine-tuned presets' (early stopping usually keeps fewer)
 
 
-HEAD_SETTINGS = ("head_hidden", "head_dropout", "ensemble")   # in a preset's settings only where not AttrConfig's defaults
+HEAD_SETTINGS = ("head_hidden", "head_dropout", "ensemble")   # in a preset's settings where not the defaults
 
 
 def preset_config(settings: dict, split: str, seed: int = 0, weights=None) -> tuple[AttrConfig, int]:
