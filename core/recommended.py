@@ -75,12 +75,11 @@ CLUSTERING = (
 ATTRIBUTES = (
     Preset("heads-256-mid", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, 3 heads averaged, neighbour votes",
-           "mA 69.2 % on PETA's person-disjoint split (85.5 % on the random image split); about 17 minutes from "
+           "mA 69.2 % on PETA's person-disjoint split (85.5 % on the random image split); about 16 minutes from "
            "an empty cache",
-           # estimated, not measured end to end: make models took 832 s with one set of heads on 2026-12-05
-           # (bench/results/prepare.md; features 570 s, heads + votes 81 s), plus two more heads at 81 s each
-           # (bench/results/attributes-256x128-mid.md, person-disjoint heads training)
-           1000.0, PETA_IMAGES, "bench/results/attributes-256x128-mid-ensemble-pd.md, "
+           # python -m core prepare --systems attributes --data-dir ../shared/data from empty caches on
+           # 2026-12-05: 971 s wall clock (16 min 12 s) end to end, mA 69.2 % person-disjoint, peak 5.4 GB
+           971.0, PETA_IMAGES, "bench/results/attributes-256x128-mid-ensemble-pd.md, "
            "bench/results/attributes-256x128-mid-ensemble-random.md, bench/results/prepare.md",
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False,
             "ensemble": 3}, overhead=30.0,
