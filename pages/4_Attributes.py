@@ -94,7 +94,7 @@ def label(c):
     b = c["backbone"]
     stripes = {"stripes": " + stripes", "stripes-mid": " + stripes + middle layers"}.get(b.get("pooling"), "")
     stripes += " + neighbours" if c.get("neighbours") else ""
-    n = (c.get("config") or {}).get("ensemble", 1)
+    n = A.card_config(c)["ensemble"]              # a card from before ensembles: one set of heads
     stripes += f" · {n} heads averaged" if n > 1 else ""
     return (f"{b['name']} {b.get('height')}x{b.get('width')}{stripes}{tuned} · {c['split']['name']} · "
             f"mA {m.get('mA', float('nan')):.1%} · "
