@@ -80,7 +80,7 @@ ATTRIBUTES = (
            # python -m core prepare --systems attributes --data-dir ../shared/data from empty caches on
            # 2026-12-05: 971 s wall clock (16 min 12 s) end to end, mA 69.2 % person-disjoint, peak 5.4 GB
            971.0, PETA_IMAGES, "bench/results/attributes-256x128-mid-ensemble-pd.md, "
-           "bench/results/attributes-256x128-mid-ensemble-random.md, bench/results/prepare.md",
+           "bench/results/attributes-256x128-mid-ensemble-random.md",
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False,
             "ensemble": 3}, overhead=30.0,
            # bench/results/attributes-cross-site-mid-ensemble.md
