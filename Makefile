@@ -47,7 +47,7 @@ chromium:
 	fi
 
 test: venv scale java chromium
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 test-fast: venv scale
 	$(PY) -m pytest -q -n 2 --dist loadfile tests -m "not e2e"
