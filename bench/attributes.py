@@ -38,10 +38,15 @@ import pandas as pd
 
 from core import backbones
 from core.attributes import train as A
-from core.attributes.__main__ import add_head_flags, head_settings
+from core.attributes.__main__ import add_finetune_from_flag, add_head_flags, head_settings
 from core.datasets import catalog
 
 from . import common
+
+
+def tuned_part(args) -> str:
+    """What the fine-tuned rows' label says was fine-tuned."""
+    return "exit flow" if args.finetune_from == "block13" else f"from {args.finetune_from} on"
 
 
 def _row(split: str, label: str, model, report, total_s: float | None = None) -> dict:
@@ -68,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="attributes", help="results file name (bench/results/NAME.md)")
     p.add_argument("--throughput-images", type=int, default=256)
     p.add_argument("--finetune-epochs", type=int, default=3)
+    add_finetune_from_flag(p)
     p.add_argument("--seed-split", choices=["random-image", "person-disjoint"], default="random-image",
                    help="the split of --finetuned-seeds (default %(default)s)")
     p.add_argument("--finetuned-seeds", type=int, nargs="+",
@@ -118,6 +124,7 @@ def meta(args, ds, h: int, w: int, seeds=(0,)) -> dict:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     h, w = (int(v) for v in args.size.split("x"))
+    A.cut_block(args.finetune_from)                          # a misspelt block: said before hours of work
     ds = catalog.load(catalog.resolve("attributes", args.data_dir))
     if args.finetuned_seeds:
         return seeds(ds, args, h, w)
@@ -153,9 +160,9 @@ def main(argv=None) -> int:
             cfg = config(args, h, w, split=split, neighbours=True)
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, cfg, args.finetune_epochs, cache_dir=ft_dir,
-                                              progress=common.stderr_progress())
+                                              from_block=args.finetune_from, progress=common.stderr_progress())
             total = time.perf_counter() - t0
-            rows.append(_row(split, f"fine-tuned: exit flow + heads ({args.finetune_epochs} epochs max), "
+            rows.append(_row(split, f"fine-tuned: {tuned_part(args)} + heads ({args.finetune_epochs} epochs max), "
                                     "image + mirror averaged, neighbour votes", tuned, report, total))
             final[split] = report
     ft_cache.cleanup()
@@ -192,7 +199,7 @@ def seeds(ds, args, h: int, w: int) -> int:
     features) on ``--seed-split`` (the random image split by default), one row per seed, and their mean and
     spread."""
     rows, split = [], args.seed_split
-    what = "Fine-tuned model" if args.finetune_epochs else "Heads + neighbour votes"
+    what = f"Fine-tuned model ({tuned_part(args)})" if args.finetune_epochs else "Heads + neighbour votes"
     F = None if args.finetune_epochs else A.dataset_features(ds, config(args, h, w), args.cache_dir,
                                                              common.stderr_progress())
     for seed in args.finetuned_seeds:
@@ -200,7 +207,7 @@ def seeds(ds, args, h: int, w: int) -> int:
         t0 = time.perf_counter()
         if args.finetune_epochs:
             tuned, report = A.train_finetuned(ds, cfg, args.finetune_epochs, cache_dir=args.cache_dir,
-                                              progress=common.stderr_progress())
+                                              from_block=args.finetune_from, progress=common.stderr_progress())
         else:
             tuned, report = A.train(ds, cfg, features=F)
         rows.append({"seed": seed, **_row(split, what, tuned, report, time.perf_counter() - t0)})
@@ -222,7 +229,7 @@ def seeds(ds, args, h: int, w: int) -> int:
     return 0
 
 
-SETTINGS = ("size", "pooling", "finetune_epochs", "balance", "views", "votes", "weights", "head_hidden",
+SETTINGS = ("size", "pooling", "finetune_epochs", "finetune_from", "balance", "views", "votes", "weights", "head_hidden",
             "head_dropout", "ensemble")  # rows comparable
 
 
@@ -310,16 +317,18 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
         return 0
     for _, kind in todo:                               # an unknown subset: refused before hours of work
         splits.make(ds.frame, kind)
-    maps = {"image": A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress())}
-    F = A.features_from_maps(maps["image"], base)
+    cut = A.cut_block(args.finetune_from) if args.finetune_epochs else "block13"     # where the maps are taken
+    maps = {"image": A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress(), block=cut)}
+    F = A.features_from_maps(maps["image"], base, cut)
     views = {"plain": None}
     if "camera" in args.views or args.finetune_epochs:
         for view, kw in (("mirror", dict(flip=True)), ("camera", dict(camera=True))):
             if view == "camera" and "camera" not in args.views:
                 continue
-            maps[view] = A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress(), **kw)
+            maps[view] = A.exit_maps(ds, base, cache_dir=args.cache_dir, progress=common.stderr_progress(),
+                                     block=cut, **kw)
     if "camera" in args.views:
-        views["camera"] = [A.features_from_maps(maps[v], base) for v in ("mirror", "camera")]
+        views["camera"] = [A.features_from_maps(maps[v], base, cut) for v in ("mirror", "camera")]
     if not args.finetune_epochs:
         maps.clear()                  # read once, kept only for the fine-tuned models (one load, not one a subset)
     seen = {"plain": "", "camera": " + mirror and camera views"}
@@ -346,9 +355,11 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
             tuned, report = A.train_finetuned(ds, replace(base, split=kind, seed=seed, balance=args.balance[0],
                                                           camera_views=args.views[0] == "camera",
                                                           neighbours=args.votes[0] == "on"), args.finetune_epochs,
-                                              cache_dir=args.cache_dir, progress=common.stderr_progress(), maps=maps)
+                                              cache_dir=args.cache_dir, progress=common.stderr_progress(), maps=maps,
+                                              from_block=args.finetune_from)
             drawn = "" if args.balance[0] == "none" else f", drawn evenly per {args.balance[0]}"
-            label = f"fine-tuned exit flow ({args.finetune_epochs} epochs max){seen[args.views[0]]}{said[args.votes[0]]}"
+            label = (f"fine-tuned {tuned_part(args)} ({args.finetune_epochs} epochs max)"
+                     f"{seen[args.views[0]]}{said[args.votes[0]]}")
             rows.append({**where, **_row(kind, label + drawn, tuned, report, time.perf_counter() - t0)})
             per_attribute += attribute_rows(where, rows[-1]["model"], report)
         gc.collect()

@@ -234,6 +234,11 @@ def _build(spec: BackboneSpec, weights):
 # Where the frozen part of a backbone ends when only its top is fine-tuned: the input of Xception's exit
 # flow (block 13 onward; the middle flow's output, 728 channels at 1/16 of the input size).
 EXIT_FLOW = {"xception": "block13_sepconv1_act"}
+# Where fine-tuning can start deeper: a middle-flow block (5-12; each begins with a ReLU on its input, which
+# is also the block's residual) or the exit flow's block13. Every one of these inputs is 728 channels at
+# 1/16 of the input size, so the maps cached there are the same size as the exit flow's.
+CUT_BLOCKS = {"xception": tuple(f"block{i}" for i in range(5, 14))}
+TAPS = {"exit": "block13"}          # a FeatureCache tap's block (the exit flow's keeps its cache name)
 
 
 def check_weights_file(weights) -> None:
@@ -245,9 +250,16 @@ def check_weights_file(weights) -> None:
 def exit_flow_input(base, spec: BackboneSpec):
     """The tensor where ``base``'s exit flow begins: ``keras.Model(base.input, t)`` is the frozen part and
     ``keras.Model(t, base.output)`` the exit flow, sharing their layers (and weights) with ``base``."""
+    return block_input(base, spec, "block13")
+
+
+def block_input(base, spec: BackboneSpec, block: str):
+    """The tensor entering ``block`` (one of ``CUT_BLOCKS``), as ``exit_flow_input`` for the exit flow."""
     if spec.name not in EXIT_FLOW:
         raise StudioError(f"fine-tuning the top blocks is written for Xception's exit flow, not for {spec.name}")
-    return base.get_layer(EXIT_FLOW[spec.name]).input
+    if block not in CUT_BLOCKS[spec.name]:
+        raise StudioError(f"fine-tuning can start at {', '.join(CUT_BLOCKS[spec.name])} or block14, not '{block}'")
+    return base.get_layer(f"{block}_sepconv1_act").input
 
 
 def preprocess(images: np.ndarray, spec: BackboneSpec) -> np.ndarray:
@@ -367,7 +379,8 @@ class FeatureCache(ContentCache):
     """Pooled ImageNet-backbone features of images, cached by content (see ``ContentCache``).
 
     ``tap="exit"`` caches, instead of pooled features, the map where the exit flow begins
-    (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on.
+    (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on;
+    ``tap="block9"`` (any of ``CUT_BLOCKS``) the map entering that block, for fine-tuning from there.
     ``flip=True``: the mirror images' (training augmentation); ``camera=True``: each image as another
     camera might see it (``images.camera_view``, the same view of an image every time). One cache file per
     backbone configuration; ``prefix`` keeps one user's images in a file of their own (re-ID's maps are not
@@ -376,7 +389,7 @@ class FeatureCache(ContentCache):
 
     def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
                  tap: str | None = None, camera: bool = False, prefix: str = ""):
-        if tap not in (None, "exit"):
+        if tap not in (None, "exit", *CUT_BLOCKS.get(spec.name, ())):
             raise ValueError(f"unknown tap {tap!r}")
         self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
         self.camera = camera
@@ -391,9 +404,10 @@ class FeatureCache(ContentCache):
     def model(self):
         if self._model is None:
             base = build(self.spec, self.weights)
-            if self.tap == "exit":
+            if self.tap is not None:
                 with BUILD_LOCK:
-                    base = _import_keras().Model(base.input, exit_flow_input(base, self.spec))
+                    block = TAPS.get(self.tap, self.tap)
+                    base = _import_keras().Model(base.input, block_input(base, self.spec, block))
             elif self.spec.with_mid:
                 with BUILD_LOCK:
                     base = _import_keras().Model(base.input, [exit_flow_input(base, self.spec), base.output])

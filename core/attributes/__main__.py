@@ -51,6 +51,13 @@ def add_head_flags(p) -> None:
                         "(default %(default)s)")
 
 
+def add_finetune_from_flag(p) -> None:
+    """Where fine-tuning starts (``train`` here, ``bench.attributes``)."""
+    p.add_argument("--finetune-from", default="block13", metavar="BLOCK",
+                   help="the first Xception block fine-tuned: block13 (the exit flow, default), block14, or deeper "
+                        "from a middle-flow block, block5 to block12 (slower: bench/results/finetune-cost.md)")
+
+
 def head_settings(args) -> dict:
     return {k: getattr(args, k) for k in A.HEAD_SETTINGS}
 
@@ -96,6 +103,7 @@ def main(argv=None) -> int:
                          "for PETA; heads on --pooling stripes-mid features measured better, in less time)")
     add_head_flags(tr)
     tr.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of the fine-tuning (Adam)")
+    add_finetune_from_flag(tr)
     tr.add_argument("--out", help="model path without extension (default: "
                                   "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>]"
                                   "[-x<ensemble>][-finetuned]-<dataset>-<split>)")
@@ -133,6 +141,8 @@ def main(argv=None) -> int:
             for a in model.attributes:
                 print(f"  {a:24s} {row[a]:.3f}")
         return 0
+    if args.command == "train":
+        A.cut_block(args.finetune_from)                  # a misspelt block: said before the data is read
     ds = cli.dataset("attributes", args)
     print(f"data: {ds.name} ({len(ds.frame)} images, {ds.frame.person.nunique()} persons)", file=sys.stderr)
     if args.command == "features":
@@ -147,11 +157,11 @@ def main(argv=None) -> int:
                    neighbours=args.neighbours, balance=args.balance,
                    camera_views=args.camera_views, **head_settings(args))
         out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
-            "attr", cfg.model_tag(bool(args.finetune_epochs)), ds.name, args.split)
+            "attr", cfg.model_tag(bool(args.finetune_epochs), args.finetune_from), ds.name, args.split)
         with artifacts.training_lock("attributes"):
             bar, update = cli.progress_bar()
             model, report = A.train_and_save(ds, cfg, out, args.finetune_epochs or 0, args.finetune_lr,
-                                             progress=update, cache_dir=args.cache_dir)
+                                             progress=update, cache_dir=args.cache_dir, from_block=args.finetune_from)
             bar.close()
         _print_report(report["summary"], report["per_attribute"])
         if "neighbours" in model.card:

@@ -82,9 +82,12 @@ class AttrConfig:
             tag += f"-x{self.ensemble}"
         return tag
 
-    def model_tag(self, finetuned: bool) -> str:
-        """What a saved model's default name says of it: ``tag``, then ``-finetuned`` for a fine-tuned one."""
-        return self.tag + ("-finetuned" if finetuned else "")
+    def model_tag(self, finetuned: bool, from_block: str = "block13") -> str:
+        """What a saved model's default name says of it: ``tag``, then ``-finetuned`` for a fine-tuned one
+        (``-finetuned-block9`` for one fine-tuned from a middle-flow block)."""
+        if not finetuned:
+            return self.tag
+        return self.tag + "-finetuned" + ("" if from_block == "block13" else f"-{from_block}")
 
 
 FINETUNE_EPOCHS = 3          # the fine-tuned presets' (early stopping usually keeps fewer)
@@ -339,12 +342,14 @@ FEATURES = "features"       # the extra output of a fine-tuned network whose mod
 
 
 def train_and_save(ds: AttributeDataset, cfg: AttrConfig, stem, finetune_epochs: int = 0,
-                   finetune_lr: float = 1e-4, progress=None, cache_dir=None) -> tuple[AttributeModel, dict]:
-    """Train (heads on cached features, or with ``finetune_epochs`` the fine-tuned network), save the
-    model at ``stem`` and its test images' probabilities beside it (``save_test_scores``): what the CLI's
-    ``train``, the page's Train button and ``core.prepare`` do."""
+                   finetune_lr: float = 1e-4, progress=None, cache_dir=None,
+                   from_block: str = "block13") -> tuple[AttributeModel, dict]:
+    """Train (heads on cached features, or with ``finetune_epochs`` the fine-tuned network, from
+    ``from_block`` on), save the model at ``stem`` and its test images' probabilities beside it
+    (``save_test_scores``): what the CLI's ``train``, the page's Train button and ``core.prepare`` do."""
     if finetune_epochs:
-        model, report = train_finetuned(ds, cfg, finetune_epochs, finetune_lr, progress=progress, cache_dir=cache_dir)
+        model, report = train_finetuned(ds, cfg, finetune_epochs, finetune_lr, from_block, progress=progress,
+                                        cache_dir=cache_dir)
     else:
         model, report = train(ds, cfg, progress=progress, cache_dir=cache_dir)
     model.save(stem)
@@ -647,12 +652,14 @@ def _votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.nd
 
 
 def exit_maps(ds: AttributeDataset, cfg: AttrConfig, idx=None, flip: bool = False, cache_dir=None,
-              progress=None, camera: bool = False) -> np.ndarray:
-    """The map where the backbone's exit flow begins, for the images ``idx`` (all by default), their
-    mirror images (``flip``) or their camera views (``camera``), cached on disk like the features (float16)."""
+              progress=None, camera: bool = False, block: str = "block13") -> np.ndarray:
+    """The map where the backbone's exit flow begins (or, ``block``, where that middle-flow block begins:
+    ``backbones.CUT_BLOCKS``), for the images ``idx`` (all by default), their mirror images (``flip``) or
+    their camera views (``camera``), cached on disk like the features (float16)."""
     paths = ds.frame.path.to_numpy()
     paths = paths if idx is None else paths[idx]
-    cache = backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights, flip=flip, tap="exit", camera=camera)
+    tap = "exit" if block == "block13" else block
+    cache = backbones.FeatureCache(cfg.backbone_spec(), cache_dir, cfg.weights, flip=flip, tap=tap, camera=camera)
     return cache.features(list(paths), progress)
 
 
@@ -660,27 +667,43 @@ def _in_batches(fn, x: np.ndarray, batch: int = 128) -> np.ndarray:
     return np.concatenate([np.asarray(fn(x[s:s + batch].astype(np.float32))) for s in range(0, len(x), batch)])
 
 
-def _exit_flow(cfg: AttrConfig, map_shape: tuple):
-    """The backbone, an input for maps of ``map_shape`` where its exit flow begins, and the pooled
-    features of the exit flow run on that input (Keras tensors; the layers are ``base``'s own)."""
+def _exit_flow(cfg: AttrConfig, map_shape: tuple, block: str = "block13"):
+    """The backbone, an input for maps of ``map_shape`` where its exit flow (or ``block``) begins, and the
+    pooled features of the network from there run on that input (Keras tensors; the layers are ``base``'s
+    own). With ``stripes-mid`` pooling the middle map pooled is the exit flow's input, as everywhere."""
     import keras
 
+    spec = cfg.backbone_spec()
     with backbones.BUILD_LOCK:
-        base = backbones.build(cfg.backbone_spec(), cfg.weights)
-        upper = keras.Model(backbones.exit_flow_input(base, cfg.backbone_spec()), base.output, name="exit_flow")
+        base = backbones.build(spec, cfg.weights)
         maps = keras.Input(tuple(map_shape), name="maps")
-        return base, maps, _pooled(upper(maps), cfg.backbone_spec(), mid=maps)
+        if block == "block13":
+            upper = keras.Model(backbones.exit_flow_input(base, spec), base.output, name="exit_flow")
+            return base, maps, _pooled(upper(maps), spec, mid=maps)
+        upper = keras.Model(backbones.block_input(base, spec, block), [backbones.exit_flow_input(base, spec),
+                                                                       base.output], name=f"from_{block}")
+        mid, last = upper(maps)
+        return base, maps, _pooled(last, spec, mid=mid)
 
 
-def features_from_maps(maps: np.ndarray, cfg: AttrConfig) -> np.ndarray:
-    """The pooled features of the images whose ``exit_maps`` these are: the frozen exit flow + pooling,
-    what ``dataset_features`` gives up to the maps' float16 rounding, at ~8x the speed."""
+def features_from_maps(maps: np.ndarray, cfg: AttrConfig, block: str = "block13") -> np.ndarray:
+    """The pooled features of the images whose ``exit_maps`` (taken at ``block``) these are: the frozen
+    network from there + pooling, what ``dataset_features`` gives up to the maps' float16 rounding, faster."""
     import keras
 
-    _, cut, pooled = _exit_flow(cfg, maps.shape[1:])
+    _, cut, pooled = _exit_flow(cfg, maps.shape[1:], block)
     with backbones.BUILD_LOCK:
         net = keras.Model(cut, pooled)
     return _in_batches(lambda x: net(x, training=False), maps)
+
+
+def cut_block(from_block: str) -> str:
+    """Where the maps fine-tuning from ``from_block`` trains on are taken: that block's input, or for
+    block14 (the exit flow's second half) block13's, as for the whole exit flow."""
+    from_xception = backbones.CUT_BLOCKS["xception"]
+    if from_block not in (*from_xception, "block14"):
+        raise StudioError(f"fine-tuning starts at one of {', '.join(from_xception)} or block14, not '{from_block}'")
+    return "block13" if from_block == "block14" else from_block
 
 
 def train_finetuned(ds: AttributeDataset, cfg: AttrConfig, epochs: int = 3, learning_rate: float = 1e-4,
@@ -691,28 +714,32 @@ def train_finetuned(ds: AttributeDataset, cfg: AttrConfig, epochs: int = 3, lear
     fine-tuned with them (``finetune``), and neighbour votes, if ``cfg.neighbours``, fitted on the
     fine-tuned features. The frozen layers run twice per image in all: no separate feature extraction.
     ``maps``: the maps already in memory (``{"image", "mirror"[, "camera"]}``, as ``exit_maps`` gives
-    them), for a caller that trains several models on one dataset (5.4 GB read once, not per model)."""
+    them at ``cut_block(from_block)``), for a caller that trains several models on one dataset (5.4 GB read
+    once, not per model). ``from_block`` before block13 fine-tunes middle-flow blocks too (``finetune``)."""
     def step(what):
         return None if progress is None else (lambda f, text: progress(f, f"{what}: {text}"))
 
     _split(ds, cfg)
+    cut = cut_block(from_block)
     t0 = time.perf_counter()
     given = maps or {}
     maps = given.get("image")
     if maps is None:
-        maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=step("frozen layers, every image"))
+        maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=step("frozen layers, every image"), block=cut)
     flipped = given.get("mirror")
     if flipped is None:
-        flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=step("frozen layers, mirror images"))
+        flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=step("frozen layers, mirror images"),
+                            block=cut)
     camera = given.get("camera")
     if camera is None and cfg.camera_views:
-        camera = exit_maps(ds, cfg, camera=True, cache_dir=cache_dir, progress=step("frozen layers, camera views"))
+        camera = exit_maps(ds, cfg, camera=True, cache_dir=cache_dir, progress=step("frozen layers, camera views"),
+                           block=cut)
     maps_s = time.perf_counter() - t0
     if progress is not None:
         progress(1.0, "features from the maps")
     heads_cfg = replace(cfg, neighbours=False)            # votes come after fine-tuning
-    views = [features_from_maps(m, cfg) for m in (flipped, camera)] if cfg.camera_views else None
-    model, _ = train(ds, heads_cfg, features=features_from_maps(maps, cfg), progress=step("heads"), views=views)
+    views = [features_from_maps(m, cfg, cut) for m in (flipped, camera)] if cfg.camera_views else None
+    model, _ = train(ds, heads_cfg, features=features_from_maps(maps, cfg, cut), progress=step("heads"), views=views)
     model.card["timing"]["features_s"] = round(maps_s, 1)
     tuned, report = finetune(ds, model, cfg, epochs, learning_rate, from_block, mirror, progress, cache_dir,
                              maps=maps, flipped=flipped, camera=camera)
@@ -724,9 +751,10 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
              learning_rate: float = 1e-4, from_block: str = "block13", mirror: bool = True, progress=None,
              cache_dir=None, maps: np.ndarray | None = None, flipped: np.ndarray | None = None,
              camera: np.ndarray | None = None) -> tuple[AttributeModel, dict]:
-    """Fine-tune the backbone's top blocks (``from_block`` on, within Xception's exit flow: block13 or
-    block14) together with the trained heads; early stopping on validation loss, thresholds re-tuned on
-    validation, test scored once. Batch-norm layers keep their ImageNet statistics.
+    """Fine-tune the backbone's top blocks (``from_block`` on: Xception's exit flow, block13 or block14, or
+    deeper from a middle-flow block, block5 to block12) together with the trained heads; early stopping on
+    validation loss, thresholds re-tuned on validation, test scored once. Batch-norm layers keep their
+    ImageNet statistics.
 
     The frozen part of the network (entry and middle flow, ~88 % of the computation) runs once per image:
     its output map is cached on disk (``exit_maps``; or given: ``maps`` and ``flipped``, every image's and
@@ -740,23 +768,22 @@ def finetune(ds: AttributeDataset, model: AttributeModel, cfg: AttrConfig, epoch
 
     if model.image_model is not None:
         raise StudioError("this model is already fine-tuned")
-    if from_block not in ("block13", "block14"):
-        raise StudioError(f"fine-tuning starts at block13 or block14 (Xception's exit flow), not '{from_block}'")
+    block = cut_block(from_block)
     attrs, binary, groups = model.attributes, model.binary, model.groups
     split = splits.make(ds.frame, cfg.split, cfg.seed)
     Y = ds.labels(attrs)
     t0 = time.perf_counter()
     if maps is None or flipped is None:
-        maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=progress)
-        flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=progress)
+        maps = exit_maps(ds, cfg, cache_dir=cache_dir, progress=progress, block=block)
+        flipped = exit_maps(ds, cfg, flip=True, cache_dir=cache_dir, progress=progress, block=block)
     if camera is None and cfg.camera_views:
-        camera = exit_maps(ds, cfg, camera=True, cache_dir=cache_dir, progress=progress)
+        camera = exit_maps(ds, cfg, camera=True, cache_dir=cache_dir, progress=progress, block=block)
     maps_s = time.perf_counter() - t0
-    base, cut, pooled = _exit_flow(cfg, maps.shape[1:])
+    base, cut, pooled = _exit_flow(cfg, maps.shape[1:], block)
     with backbones.BUILD_LOCK:
         trainable = False
         for layer in base.layers:
-            trainable = trainable or layer.name.startswith(from_block)
+            trainable = trainable or layer.name.startswith(from_block + "_")
             layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
         net = keras.Model(cut, model.heads(pooled), name="exit_flow_heads")
         features_net = keras.Model(cut, pooled, name="exit_flow_features")

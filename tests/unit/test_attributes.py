@@ -178,6 +178,8 @@ def test_cli_errors(tmp_path, capsys):
     assert "--size must look like 128x64" in capsys.readouterr().err.strip().splitlines()[-1]
     assert cli.run(attr_cli.main, ["train", "--head-dropout", "1.5"]) == 2
     assert "dropout must be at least 0 and below 1, got 1.5" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert cli.run(attr_cli.main, ["train", "--finetune-epochs", "2", "--finetune-from", "block3"]) == 2
+    assert "fine-tuning starts at one of block5" in capsys.readouterr().err.strip().splitlines()[-1]
     assert cli.run(attr_cli.main, ["features", "--weights", str(tmp_path / "missing.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "weights file not found" in err and "STUDIO_XCEPTION_WEIGHTS" in err
@@ -211,6 +213,13 @@ def test_exit_maps_cache_the_frozen_layers_and_give_the_pooled_features(demo_att
     assert np.abs(mirror - direct).max() > 0.1                                     # really the mirror images
     pooled = A.dataset_features(demo_attrs, cfg, cache_dir=tmp_path)[:6]           # the whole network at once
     assert np.abs(A.features_from_maps(maps, cfg) - pooled).max() <= 1e-2 * np.abs(pooled).max()
+    deeper = A.exit_maps(demo_attrs, cfg, idx, cache_dir=tmp_path, block="block9")    # for fine-tuning from block9
+    assert deeper.shape == maps.shape and np.abs(deeper - maps).max() > 0.1
+    assert np.abs(A.features_from_maps(deeper, cfg, "block9") - pooled).max() <= 1e-2 * np.abs(pooled).max()
+    assert (tmp_path / "features" / "xception-128x64-block9.npz").is_file()
+    for wrong in ("block4", "block15", "exit"):
+        with pytest.raises(StudioError, match="fine-tuning starts at one of block5, .* or block14"):
+            A.cut_block(wrong)
     with pytest.raises(StudioError, match="Xception's exit flow"):
         backbones.exit_flow_input(base, backbones.BackboneSpec("mobilenetv2"))
 
@@ -434,12 +443,28 @@ def test_camera_view_is_another_look_at_the_same_image():
 
 
 @needs_weights
-def test_finetuning_with_camera_views_caches_a_third_view(demo_attrs, tmp_path):
-    cfg = A.AttrConfig(epochs=2, camera_views=True, seed=1)
-    tuned, report = A.train_finetuned(demo_attrs, cfg, epochs=1, cache_dir=tmp_path)
+def test_finetuning_from_a_middle_block_with_camera_views(demo_attrs, tmp_path):
+    """Fine-tuning from block12 (middle flow) on the maps entering it, with a third, camera view cached;
+    the saved network through all of Xception gives the fine-tuning's own scores."""
+    from core import backbones
+
+    cfg = A.AttrConfig(epochs=2, camera_views=True, seed=1, pooling="stripes-mid")
+    tuned, report = A.train_finetuned(demo_attrs, cfg, epochs=1, cache_dir=tmp_path, from_block="block12")
     names = sorted(p.name for p in (tmp_path / "features").iterdir())
-    assert any(n.startswith("xception-128x64-exit-camera") for n in names), names
+    assert any(n.startswith("xception-128x64-block12-camera") for n in names), names
+    assert not any("exit" in n for n in names), names
     assert tuned.card["config"]["camera_views"] and report["summary"]["mA"] > 0.6
+    assert tuned.card["finetune"]["from_block"] == "block12"
+    assert cfg.model_tag(True, "block12") == "xception-stripes-mid-finetuned-block12"
+    fresh = backbones.build(cfg.backbone_spec())
+    trained = tuned.image_model.get_layer(fresh.name + "_maps")        # stripes-mid: Xception's two maps
+    for name, moved in (("block11_sepconv3", False), ("block12_sepconv1", True), ("block14_sepconv2", True)):
+        before, after = fresh.get_layer(name).get_weights()[0], trained.get_layer(name).get_weights()[0]
+        assert (np.abs(before - after).max() > 0) == moved, name
+    tuned.save(tmp_path / "ft")
+    paths = list(demo_attrs.frame.path.to_numpy()[report["split"].test[:8]])
+    again = A.load(tmp_path / "ft").predict_paths(paths).to_numpy()
+    assert np.abs(again - report["probabilities"].iloc[:8].to_numpy()).max() < 5e-3
 
 
 def test_a_saved_models_preset_is_recognised_and_a_custom_one_is_not():
