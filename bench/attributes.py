@@ -377,6 +377,7 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
              "layers' maps (done once, before the first subset).", table),
             *attribute_sections(per_attribute),
         ]
+        info["seeds"] = sorted({r["seed"] for r in rows if "seed" in r} or {0})   # those with rows, so far
         path = common.write(args.name, info, sections)
     print(path.read_text())
     return 0
