@@ -75,17 +75,18 @@ CLUSTERING = (
 ATTRIBUTES = (
     Preset("heads-256-mid", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, 3 heads averaged, neighbour votes",
-           "mA 69.2 % on PETA's person-disjoint split (85.5 % on the random image split); about 16 minutes from "
-           "an empty cache",
+           "mA 69.2 % on PETA's person-disjoint split (69.5 % over 3 seeds, 85.5 % on the random image split); "
+           "about 16 minutes from an empty cache",
            # python -m core prepare --systems attributes --data-dir ../shared/data from empty caches on
            # 2026-12-05: 971 s wall clock (16 min 12 s) end to end, mA 69.2 % person-disjoint, peak 5.4 GB
            971.0, PETA_IMAGES, "bench/results/attributes-256x128-mid-ensemble-pd.md, "
+           "bench/results/attributes-256x128-mid-ensemble-pd-seeds.md, "
            "bench/results/attributes-256x128-mid-ensemble-random.md",
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False,
             "ensemble": 3}, overhead=30.0,
-           # bench/results/attributes-cross-site-mid-ensemble.md
-           new_sites="61.0 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn; "
-                     "lowest 58.4 %)"),
+           # bench/results/attributes-cross-site-mid-ensemble.md: seeds 0 and 1 (61.0, 61.5 %)
+           new_sites="61.2 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn, "
+                     "2 seeds; lowest 58.9 %)"),
     Preset("heads-256-mid-one", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, one set of heads, neighbour votes",
            "mA 68.3 % on PETA's person-disjoint split (84.9 % on the random image split); about 14 minutes from "
