@@ -23,18 +23,17 @@ from bench.common import meta, write
 from core import backbones, cli, images as I
 from core.datasets import catalog
 
-# (label, first trainable layer's name prefix); the network is cut at that block's input
-DEPTHS = [("exit flow (block13 on; what `finetune` trains today)", "block13_sepconv1_act"),
-          ("last 4 middle blocks + exit flow (block9 on)", "block9_sepconv1_act"),
-          ("all 8 middle blocks + exit flow (block5 on)", "block5_sepconv1_act"),
+# (label, the first block trained: the network is cut at its input, ``backbones.block_input``; None: the image)
+DEPTHS = [("exit flow (block13 on; what `finetune` trains today)", "block13"),
+          ("last 4 middle blocks + exit flow (block9 on)", "block9"),
+          ("all 8 middle blocks + exit flow (block5 on)", "block5"),
           ("whole network (from the image)", None)]
 
 
-def steps_per_second(base, cut_layer: str | None, images: np.ndarray, n_out: int, steps: int, seed: int) -> float:
+def steps_per_second(base, cut, images: np.ndarray, n_out: int, steps: int, seed: int) -> float:
     import keras
 
     keras.utils.set_random_seed(seed)
-    cut = base.input if cut_layer is None else base.get_layer(cut_layer).input
     sub = keras.Model(base.input, cut)
     x = np.asarray(sub.predict(images, batch_size=32, verbose=0), dtype=np.float32)
     top = keras.Model(cut, base.output)
@@ -75,10 +74,11 @@ def main(argv=None) -> None:
     sizes = ds.frame["subset"].value_counts()
     train_images = int(sum(n_images - n for n in sizes))        # training images over the held-out runs
     out = []
-    for label, cut in DEPTHS:
-        shape = base.input.shape[1:] if cut is None else base.get_layer(cut).input.shape[1:]
+    for label, block in DEPTHS:
+        cut = base.input if block is None else backbones.block_input(base, spec, block)
+        shape = cut.shape[1:]
         ips = steps_per_second(base, cut, images, len(ds.attributes), args.steps, args.seed)
-        cache_mb = 2 * n_images * int(np.prod(shape)) * 2 / 1e6 if cut is not None else 0.0
+        cache_mb = 2 * n_images * int(np.prod(shape)) * 2 / 1e6 if block is not None else 0.0
         out.append({"depth": label, "input": "x".join(map(str, shape)), "images per s (train)": round(ips, 1),
                     "one epoch over PETA, min": round(n_images / ips / 60, 1),
                     f"cross-site run ({args.epochs} epochs x {len(sizes)} sites), h": round(train_images * args.epochs / ips / 3600, 1),

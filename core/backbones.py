@@ -258,7 +258,7 @@ def block_input(base, spec: BackboneSpec, block: str):
     if spec.name not in EXIT_FLOW:
         raise StudioError(f"fine-tuning the top blocks is written for Xception's exit flow, not for {spec.name}")
     if block not in CUT_BLOCKS[spec.name]:
-        raise StudioError(f"fine-tuning can start at {', '.join(CUT_BLOCKS[spec.name])} or block14, not '{block}'")
+        raise StudioError(f"maps can be taken where {', '.join(CUT_BLOCKS[spec.name])} begin, not at '{block}'")
     return base.get_layer(f"{block}_sepconv1_act").input
 
 
