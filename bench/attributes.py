@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from core import backbones
+from core import backbones, feature_cache, flags
 from core.attributes import train as A
 from core.attributes.__main__ import add_finetune_from_flag, add_head_flags, head_settings
 from core.datasets import catalog
@@ -65,8 +64,7 @@ def _row(split: str, label: str, model, report, total_s: float | None = None) ->
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
+    flags.add(p, "data-dir", "weights", required={"data-dir"})
     p.add_argument("--size", default="128x64")
     p.add_argument("--pooling", choices=list(backbones.POOLINGS), default="avg")
     add_head_flags(p)
@@ -80,9 +78,10 @@ def parser() -> argparse.ArgumentParser:
                    help="only the fine-tuned model (heads + votes with --finetune-epochs 0) on --seed-split, once "
                         "per seed (split, heads and fine-tuning all seeded): the spread of its mA; maps cached in "
                         "--cache-dir")
-    p.add_argument("--cache-dir", help="cache for --finetuned-seeds and --leave-one-out (default: the project's); "
-                                       "given to the main benchmark, its maps are used there too (features from "
-                                       "them, the fine-tuned pipeline's times without caching the maps)")
+    flags.add(p, "cache-dir", cache_dir={"help": "cache for --finetuned-seeds and --leave-one-out (default: the "
+                                                  "project's); given to the main benchmark, its maps are used there "
+                                                  "too (features from them, the fine-tuned pipeline's times without "
+                                                  "caching the maps)"})
     p.add_argument("--leave-one-out", action="store_true",
                    help="cross-site: every subset in turn held out as the test set (heads with neighbour votes, "
                         "and the fine-tuned model unless --finetune-epochs 0)")
@@ -132,7 +131,7 @@ def main(argv=None) -> int:
         return leave_one_out(ds, args, h, w)
     base = config(args, h, w)
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = backbones.FeatureCache(base.backbone_spec(), tmp, args.weights)
+        fresh = feature_cache.FeatureCache(base.backbone_spec(), tmp, args.weights)
         sample = list(ds.frame.path.sample(args.throughput_images, random_state=0))
         fresh.features(sample[:32])                    # build the model and warm up
         t0 = time.perf_counter()
@@ -384,6 +383,6 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

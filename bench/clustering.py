@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from core import flags
 from core.clustering import coldstart, gmm, pipeline
 from core.clustering.features import user_profiles
 from core.clustering.gmm import GMMSpec, sweep
@@ -185,7 +186,7 @@ def scale_hybrid_run(n_users: int, k: int, seed: int, test_users: int) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", required=True)
+    flags.add(p, "data-dir", "dataset", required={"data-dir"})
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--scale-users", type=int, default=162_000)
     p.add_argument("--scale-k", type=int, default=10)
@@ -193,7 +194,6 @@ def main(argv=None) -> int:
     p.add_argument("--scale-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--scale-hybrid-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--scale-test-users", type=int, default=2000, help="cold-start test users per fold at scale")
-    p.add_argument("--dataset", help="a ratings dataset of the data folder by name (default: the first found)")
     p.add_argument("--name", default="clustering", help="results file name (bench/results/NAME.md)")
     args = p.parse_args(argv)
     seeds = tuple(range(args.seeds))
@@ -278,6 +278,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

@@ -33,15 +33,14 @@ def peak_rss_mb() -> float:
 
 
 def stderr_progress(every: float = 0.1):
-    """A ``progress(fraction, text)`` callback printing a line to stderr per ``every`` of each stage
-    (the text before its first colon)."""
+    """A ``progress`` callback (``core.progress``) printing a line to stderr per ``every`` of each phase."""
     seen: dict[str, int] = {}
 
-    def update(fraction: float, text: str) -> None:
-        stage, step = text.split(":")[0], int(fraction / every)
-        if seen.get(stage) != step:
-            seen[stage] = step
-            print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True)
+    def update(event) -> None:
+        step = int(event.fraction / every)
+        if seen.get(event.phase) != step:
+            seen[event.phase] = step
+            print(f"[{event.fraction:4.0%}] {event.phase}: {event.message}", file=sys.stderr, flush=True)
 
     return update
 

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from bench.common import meta, write
-from core import backbones, cli, images as I
+from core import backbones, cli, flags
+from core import images as I
 from core.datasets import catalog
 
 # (label, the first block trained: the network is cut at its input, ``backbones.block_input``; None: the image)
@@ -56,12 +57,11 @@ def steps_per_second(base, cut, images: np.ndarray, n_out: int, steps: int, seed
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--weights", default=None, help="Xception ImageNet no-top weights (default: the setting)")
+    flags.add(p, "data-dir", "weights", required={"data-dir"})
     p.add_argument("--size", default="256x128")
     p.add_argument("--steps", type=int, default=12, help="timed training steps of batch 32 per depth")
     p.add_argument("--epochs", type=int, default=3, help="epochs per held-out subset in the estimate")
-    p.add_argument("--seed", type=int, default=0)
+    flags.add(p, "seed")
     p.add_argument("--name", default="finetune-cost")
     args = p.parse_args(argv)
     h, w = (int(v) for v in args.size.split("x"))
@@ -81,7 +81,8 @@ def main(argv=None) -> None:
         cache_mb = 2 * n_images * int(np.prod(shape)) * 2 / 1e6 if block is not None else 0.0
         out.append({"depth": label, "input": "x".join(map(str, shape)), "images per s (train)": round(ips, 1),
                     "one epoch over PETA, min": round(n_images / ips / 60, 1),
-                    f"cross-site run ({args.epochs} epochs x {len(sizes)} sites), h": round(train_images * args.epochs / ips / 3600, 1),
+                    f"cross-site run ({args.epochs} epochs x {len(sizes)} sites), h":
+                        round(train_images * args.epochs / ips / 3600, 1),
                     "map cache (image + mirror, float16), GB": round(cache_mb / 1e3, 1)})
         print(out[-1], flush=True)
     note = ("Training speed (forward + backward + Adam step, batch 32) of the network from each depth's cached "

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import backbones
+from core import backbones, flags
 from core.datasets import catalog
 from core.images import load_image
 from core.reid import gog, handcrafted, protocols
@@ -64,13 +63,10 @@ def rate(fn, images) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--dataset", help="a re-ID dataset of the data folder by name (default: the first found)")
+    flags.add(p, "data-dir", "dataset", "weights", required={"data-dir"})
     p.add_argument("--baseline", default="84e7302", help="the commit whose gog.py is compared (default: the "
                                                          "last one before the vectorised version)")
     p.add_argument("--images", type=int, default=200, help="how many camera-A images to time")
-    p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"),
-                   help="Xception ImageNet weights, for the fused method's latency")
     args = p.parse_args(argv)
     ds = catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset))
     paths = list(ds.camera(0).path)[: args.images]
@@ -132,6 +128,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

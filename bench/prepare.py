@@ -18,13 +18,12 @@ import time
 import pandas as pd
 
 from bench.common import meta, peak_rss_mb, stderr_progress, write
-from core import prepare
+from core import flags, prepare
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help="the data folder (default: the demo data)")
-    parser.add_argument("--weights", help="Xception ImageNet no-top weights (else $STUDIO_XCEPTION_WEIGHTS)")
+    flags.add(parser, "data-dir", "weights")
     parser.add_argument("--name", default="prepare")
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-prepare-")
@@ -55,6 +54,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

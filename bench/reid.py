@@ -24,7 +24,6 @@ split; the default split of the layout stands in for VIPeR's course split in the
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -32,7 +31,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from core import config
+from core import config, flags
 from core.datasets import catalog, layouts
 from core.errors import StudioError
 from core.images import load_image
@@ -47,7 +46,7 @@ def trained(ds, split, cfg, extra=None):
     every epoch under ``<cache>/bench-models/`` and a killed run continues from its last epoch; a finished
     model of the same configuration, data and split is loaded there instead of trained again (its
     training time is the one on its card)."""
-    if cfg.method in T.LOMO_METHODS:
+    if cfg.method in T.NO_NETWORK_METHODS:
         t0 = time.perf_counter()
         return T.train(ds, split, cfg, extra=extra), time.perf_counter() - t0, "trained"
     stem = config.cache_dir() / "bench-models" / f"{cfg.method}{'-extra' if extra else ''}-{ds.name}-{split.name}"
@@ -70,7 +69,7 @@ def run_split(method, ds, split, cfg, rows, cache, extra=None):
     emb = T.test_embeddings(model, ds, split)
     n_img = len(emb.query) + len(emb.gallery)
     per_img = (time.perf_counter() - t0) / n_img
-    memoised = cfg.method in T.LOMO_METHODS      # descriptors computed once for all splits: timings not comparable
+    memoised = cfg.method in T.NO_NETWORK_METHODS      # descriptors computed once for all splits: timings not comparable
     for rerank in (False, True):
         r = T.rank(model, emb, rerank)
         rows.append({"method": method, "protocol": split.name.rsplit("-", 1)[0] if split.name != "course" else "course",
@@ -129,7 +128,7 @@ def write_results(args, ds, rows, cache, methods, lomo, finished: bool):
             m, e = cache[(label, default.name)]
             ms, per_s = latency(m, e, ds)
             train_s = m.card.get("train_seconds")
-            if m.method in T.LOMO_METHODS:          # trained on memoised descriptors: time a fresh training
+            if m.method in T.NO_NETWORK_METHODS:          # trained on memoised descriptors: time a fresh training
                 t0 = time.perf_counter()
                 T.train(ds, default, T.TrainConfig(m.method))
                 train_s = time.perf_counter() - t0
@@ -239,12 +238,10 @@ def cross_dataset(args, ds) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--dataset", help="a re-ID dataset of the data folder by name (default: the first found)")
+    flags.add(p, "data-dir", "dataset", "weights", required={"data-dir"})
     p.add_argument("--deep-splits", type=int, default=1)
     p.add_argument("--epochs-course", type=int, default=20)
     p.add_argument("--epochs-xception", type=int, default=20)
-    p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--deep", default="course,xception",
                    help=f"comma-separated deep methods among {', '.join(DEEP)} (xception-extra adds PETA's "
                         "persons outside VIPeR as training identities)")
@@ -300,7 +297,7 @@ def main(argv=None) -> int:
             p.error(f"unknown split(s): {', '.join(unknown)}")
         deep = [named[n] for n in args.splits]
     with handcrafted.memoised():          # each image's descriptors once, not once per split
-        for name, splits in all_splits.items():
+        for splits in all_splits.values():
             for split in splits:
                 if args.lomo_splits == "all" or split in deep:
                     for label, method in lomo:
@@ -337,6 +334,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import flags
+
 from . import common
 
 GENRES = 19
@@ -106,10 +108,10 @@ def gmm_worker(args) -> None:
         seconds, iters, ll = time.perf_counter() - t0, int(gm.n_iter_), float(gm.score(x) * len(x))
         prep = 0.0
     else:
+        from pyspark.ml.feature import VectorAssembler
+
         from core.clustering import spark as S
         from core.clustering.features import ProfileSpec
-
-        from pyspark.ml.feature import VectorAssembler
 
         csv = Path(args.profiles).with_suffix(".csv")
         if not csv.exists():
@@ -213,15 +215,15 @@ def bench_throughput(args, rows: list) -> None:
     from core import backbones
     from core.datasets import catalog
     from core.reid import index as gallery
-    from core.reid import models
+    from core.reid import networks
     from core.reid.train import ReidModel
 
     ds = catalog.load(catalog.resolve("reid", args.data_dir))
     folder = ds.root / "cam_b" if (ds.root / "cam_b").is_dir() else ds.root
-    nets = [("course network", models.course_network(), list(models.COURSE_INPUT))]
+    nets = [("course network", networks.course_network(), list(networks.COURSE_INPUT))]
     if args.weights or os.environ.get("STUDIO_XCEPTION_WEIGHTS"):
-        base = backbones.build(backbones.BackboneSpec("xception", *models.STRONG_INPUT), args.weights)
-        nets.append(("Xception stripes", models.xception_stripes(base), list(models.STRONG_INPUT)))
+        base = backbones.build(backbones.BackboneSpec("xception", *networks.STRONG_INPUT), args.weights)
+        nets.append(("Xception stripes", networks.xception_stripes(base), list(networks.STRONG_INPUT)))
     for label, net, hw in nets:
         model = ReidModel(label, {"input_hw": hw, "saved": label}, keras_model=net)
         with tempfile.TemporaryDirectory() as tmp:
@@ -247,14 +249,13 @@ def main(argv=None) -> int:
     iw.add_argument("--dims", type=int, default=256)
     iw.add_argument("--backend", required=True)
     iw.add_argument("--result", required=True)
-    p.add_argument("--data-dir", default=os.environ.get("STUDIO_DATA_DIR"))
+    flags.add(p, "data-dir", "weights")
     p.add_argument("--users", type=int, default=1_000_000)
     p.add_argument("--ks", type=int, nargs="+", default=[2, 5, 10])
     p.add_argument("--max-iter", type=int, default=20)
     p.add_argument("--spark-master", default="local[2]")
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--dims", type=int, default=256)
-    p.add_argument("--weights", default=os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
     p.add_argument("--skip", nargs="*", default=[], choices=["gmm", "index", "throughput"])
     args = p.parse_args(argv)
     if args.command == "gmm-worker":
@@ -296,6 +297,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

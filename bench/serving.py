@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.common import meta, write
+from core import flags
 from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument("--watcher-too", action="store_true", help="also N = 8 with the file watcher on ('auto')")
     parser.add_argument("--gc-too", action="store_true",
                         help="also N = 8 with Streamlit's full garbage collection after every script run")
-    parser.add_argument("--data-dir", help="serve this data folder (default: the demo data)")
+    flags.add(parser, "data-dir")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a visitor may wait for one step")
     parser.add_argument("--name", default="serving")
     args = parser.parse_args(argv)
@@ -184,6 +185,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from core import cli            # a StudioError: one line and exit code 2, no stack trace
+    from core import cli  # a StudioError: one line and exit code 2, no stack trace
 
     sys.exit(cli.run(main))

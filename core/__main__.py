@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from . import cli, prepare
+from . import cli, flags, prepare
 
 
 def main(argv=None) -> int:
@@ -28,13 +28,12 @@ def main(argv=None) -> int:
     for name, text in (("prepare", "train each system's recommended model where none is ready"),
                        ("status", "say what is ready for each system (trains nothing)")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--data-dir", help="folder with the real datasets (default: $STUDIO_DATA_DIR, else demo)")
-        p.add_argument("--cache-dir", help="caches and the demo data (default: $STUDIO_CACHE_DIR or .cache)")
-        p.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
-        p.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
+        flags.add(p, "data-dir", "cache-dir", "model-dir", "weights", "seed")
         p.add_argument("--systems", default=",".join(prepare.SYSTEMS),
                        help=f"comma-separated, of {', '.join(prepare.SYSTEMS)} (default: all)")
-        p.add_argument("--seed", type=int, default=0, help="seed for splits and initialisation")
+        p.add_argument("--presets", help="system=preset,... where not the recommended ones, e.g. "
+                                          "reid=lomo-xqda,attributes=heads-128 for the fastest (default: "
+                                          "$STUDIO_PRESETS, else the recommended)")
         p.add_argument("--json", action="store_true", help="print the rows as JSON")
         if name == "prepare":
             p.add_argument("--force", action="store_true", help="train again even where a matching model exists")
@@ -43,7 +42,9 @@ def main(argv=None) -> int:
     unknown = [s for s in systems if s not in prepare.SYSTEMS]
     if unknown or not systems:
         parser.error(f"--systems: unknown {', '.join(unknown) or '(none given)'}; use {', '.join(prepare.SYSTEMS)}")
-    settings = prepare.Settings(args.data_dir, args.cache_dir, args.model_dir, args.weights, args.seed)
+    settings = prepare.Settings(args.data_dir, args.cache_dir, args.model_dir, args.weights, args.seed, args.presets)
+    for system in systems:
+        settings.preset(system)                 # a misspelt preset: one line, before any work
     if args.command == "status":
         rows = prepare.status(settings, systems)
     else:

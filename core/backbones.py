@@ -1,9 +1,9 @@
-"""Pretrained ImageNet backbones and a disk cache of their features.
+"""Pretrained ImageNet backbones: where their weights come from, building them, where they can be cut,
+and how their maps are pooled into one feature vector (the disk cache of features: ``feature_cache.py``).
 
 Weights, in this order: an explicit file (``--weights`` / the app's setting), the environment variable
 ``STUDIO_XCEPTION_WEIGHTS``, then Keras' own ``weights="imagenet"`` download. Where none works the error
-says how to get a file. Features are cached per image *content* (sha1 of the file bytes) and backbone
-configuration, so renaming or moving a dataset reuses them and a changed image is recomputed.
+says how to get a file. ``weights_fingerprint`` names the weights used, for the caches' keys.
 """
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import artifacts, config
+from . import config
 from .errors import StudioError
-from .images import camera_view, load_image, resize
 
 KERAS_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/xception/" + KERAS_FILE
@@ -124,8 +123,8 @@ class _BuildLock:
         self._lock.release()
 
     def _guard(self) -> None:
-        keras = _import_keras()
-        import keras.utils
+        _import_keras()                    # TensorFlow's log level set before Keras loads
+        import keras.utils  # binds ``keras`` with its ``utils`` submodule loaded
 
         clear = keras.backend.clear_session
         if getattr(clear, "studio_guarded", False):      # another thread got here first
@@ -267,165 +266,89 @@ def preprocess(images: np.ndarray, spec: BackboneSpec) -> np.ndarray:
     return images.astype(np.float32) / 127.5 - 1.0
 
 
-def _averages(fmap: np.ndarray, stripes: bool) -> list[np.ndarray]:
-    """The global average of each map, then (``stripes``) its average over 4 horizontal stripes."""
-    return [fmap.mean((1, 2))] + ([s.mean((1, 2)) for s in np.array_split(fmap, 4, axis=1)] if stripes else [])
+def _averages(fmap, stripes: bool, suffix: str):
+    """Keras layers: the global average of a map, then (``stripes``) its 4 horizontal stripes' averages."""
+    keras = _import_keras()
+
+    x = keras.layers.GlobalAveragePooling2D(name="pool" + suffix)(fmap)
+    if not stripes:
+        return x
+    rows, cols = fmap.shape[1], fmap.shape[2]
+    if rows is None or rows % 4:
+        raise StudioError(f"stripe pooling needs a feature map height divisible by 4 (a map of {rows} rows); "
+                          "use an input height that is a multiple of 128")
+    stripes = keras.layers.AveragePooling2D((rows // 4, cols), name="stripe_pool" + suffix)(fmap)
+    stripes = keras.layers.Flatten(name="stripes" + suffix)(stripes)
+    return keras.layers.Concatenate(name="pool_concat" + suffix)([x, stripes])
 
 
-def pool(fmap: np.ndarray, spec: BackboneSpec, mid: np.ndarray | None = None) -> np.ndarray:
-    """The feature vectors of a batch of last maps ``fmap`` (and, for ``spec.with_mid``, of the middle
-    flow's maps ``mid``), as ``POOLINGS`` describes."""
-    parts = _averages(fmap, spec.pooling != "avg")
+def pool_layers(fmap, spec: BackboneSpec, suffix: str = "", mid=None):
+    """Keras layers turning the last map ``fmap`` (and, for ``spec.with_mid``, the middle flow's map ``mid``)
+    into one feature vector, as ``POOLINGS`` describes: the only definition of the pooling, used by the
+    feature cache, the fine-tuned networks and the exported ones alike."""
+    keras = _import_keras()
+
+    x = _averages(fmap, spec.pooling != "avg", suffix)
     if spec.with_mid:
         if mid is None:
             raise ValueError(f"'{spec.pooling}' pooling needs the middle flow's maps")
-        parts += _averages(mid, True)
-    return np.concatenate(parts, axis=1)
+        x = keras.layers.Concatenate(name="with_mid" + suffix)([x, _averages(mid, True, "_mid" + suffix)])
+    return x
 
 
-def content_hash(path: str) -> str:
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+def maps_of(base, spec: BackboneSpec):
+    """A callable: image tensor -> (``base``'s last map, the middle flow's map or None when ``spec``'s
+    pooling does not use it), through ``base``'s own layers."""
+    if not spec.with_mid:
+        return lambda x: (base(x), None)
+    keras = _import_keras()
+    both = keras.Model(base.input, [exit_flow_input(base, spec), base.output], name=base.name + "_maps")
+
+    def run(x):
+        mid, last = both(x)
+        return last, mid
+    return run
 
 
-class ContentCache:
-    """``features(paths)`` -> ``N x D`` array, computing (``compute``, in subclasses) only images whose
-    *content* is not cached yet: renaming or moving a dataset reuses the values, a changed image is
-    computed again.
-
-    Under ``<cache>/features/``: ``<key>.npz`` (``hashes``: content sha1, ``features``) and a folder
-    ``<key>.parts/`` where each chunk of new images is written as its own small npz as soon as it is
-    computed (atomically), so an interrupted run keeps what it computed and no chunk rewrites what came
-    before. At the end of ``features`` the parts are merged into the npz.
-    """
-
-    label = "images"           # what the progress text says the images went through
-    chunk = 128                # images computed (and saved as one part) at a time
-
-    def __init__(self, key: str, cache_dir=None, dtype=np.float32):
-        self.dtype = dtype
-        self.path = config.cache_dir(cache_dir) / "features" / f"{key}.npz"
-        self.parts_dir = self.path.with_name(f"{key}.parts")
-        self._index: dict[str, int] = {}
-        self._hashes: list[str] = []
-        self._feats: list[np.ndarray] = []
-        self._parts: list[Path] = []           # part files read or written, merged by ``_merge``
-        if self.path.is_file():
-            self._read(self.path)
-        for part in sorted(self.parts_dir.glob("part-*.npz")):
-            self._read(part)
-            self._parts.append(part)            # merged (or, unreadable, dropped) at the next ``_merge``
-
-    def compute(self, images: list[np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
-
-    def _read(self, file: Path) -> None:
-        try:
-            with np.load(file, allow_pickle=False) as z:
-                hashes, feats = [str(h) for h in z["hashes"]], list(z["features"])
-        except (ValueError, OSError, KeyError, EOFError):
-            return                              # unreadable: recomputed (and overwritten) later
-        for h, f in zip(hashes, feats):
-            if h not in self._index:
-                self._index[h] = len(self._hashes)
-                self._hashes.append(h)
-                self._feats.append(f)
-
-    def _write(self, path: Path, hashes, feats) -> None:
-        with artifacts.atomic_writer(path) as f:
-            np.savez(f, hashes=np.array(hashes), features=np.stack(feats).astype(self.dtype, copy=False))
-
-    def _save_part(self, hashes, feats) -> None:
-        part = self.parts_dir / f"part-{os.getpid()}-{threading.get_ident()}-{len(self._hashes):09d}.npz"
-        self._write(part, hashes, feats)
-        self._parts.append(part)
-
-    def _merge(self) -> None:
-        if not self._parts:
-            return
-        self._write(self.path, self._hashes, self._feats)
-        for part in self._parts:
-            part.unlink(missing_ok=True)
-        self._parts = []
-        try:
-            self.parts_dir.rmdir()
-        except OSError:
-            pass                                # not empty (another process's parts) or gone
-
-    def features(self, paths, progress=None) -> np.ndarray:
-        hashes = [content_hash(p) for p in paths]
-        todo = [i for i, h in enumerate(hashes) if h not in self._index]
-        todo_unique = list(dict.fromkeys(hashes[i] for i in todo))
-        first_path = {}
-        for i in todo:
-            first_path.setdefault(hashes[i], paths[i])
-        for start in range(0, len(todo_unique), self.chunk):
-            chunk = todo_unique[start:start + self.chunk]
-            feats = self.compute([load_image(first_path[h]) for h in chunk])
-            self._save_part(chunk, list(feats))
-            for h, f in zip(chunk, feats):
-                self._index[h] = len(self._hashes)
-                self._hashes.append(h)
-                self._feats.append(f)
-            if progress is not None:
-                progress(min(1.0, (start + len(chunk)) / len(todo_unique)),
-                         f"{start + len(chunk)} / {len(todo_unique)} images through {self.label}")
-        self._merge()
-        if not hashes:
-            return np.zeros((0, 0), self.dtype)
-        return np.stack([self._feats[self._index[h]] for h in hashes])
+def pooled_network(base, spec: BackboneSpec):
+    """raw [-1, 1]-scaled image of ``spec``'s size -> ``base`` -> ``pool_layers``, as one Keras model."""
+    keras = _import_keras()
+    with BUILD_LOCK:
+        inp = keras.Input((spec.height, spec.width, 3), name="scaled_image")
+        last, mid = maps_of(base, spec)(inp)
+        return keras.Model(inp, pool_layers(last, spec, mid=mid), name=f"{spec.name}_pooled")
 
 
-class FeatureCache(ContentCache):
-    """Pooled ImageNet-backbone features of images, cached by content (see ``ContentCache``).
+def pool(fmap: np.ndarray, spec: BackboneSpec, mid: np.ndarray | None = None) -> np.ndarray:
+    """``pool_layers`` run on a batch of maps in memory (numpy in, numpy out)."""
+    keras = _import_keras()
+    with BUILD_LOCK:
+        last_in = keras.Input(fmap.shape[1:])
+        mid_in = keras.Input(mid.shape[1:]) if mid is not None else None
+        net = keras.Model([last_in] + ([mid_in] if mid_in is not None else []),
+                          pool_layers(last_in, spec, mid=mid_in))
+    return np.asarray(net([fmap] + ([mid] if mid is not None else []), training=False))
 
-    ``tap="exit"`` caches, instead of pooled features, the map where the exit flow begins
-    (``exit_flow_input``; ``N x H/16 x W/16 x 728``, float16): what fine-tuning the exit flow trains on;
-    ``tap="block9"`` (any of ``CUT_BLOCKS``) the map entering that block, for fine-tuning from there.
-    ``flip=True``: the mirror images' (training augmentation); ``camera=True``: each image as another
-    camera might see it (``images.camera_view``, the same view of an image every time). One cache file per
-    backbone configuration; ``prefix`` keeps one user's images in a file of their own (re-ID's maps are not
-    read with every PETA map cached for the attribute model).
-    """
 
-    def __init__(self, spec: BackboneSpec, cache_dir=None, weights=None, batch_size: int = 32, flip: bool = False,
-                 tap: str | None = None, camera: bool = False, prefix: str = ""):
-        if tap not in (None, "exit", *CUT_BLOCKS.get(spec.name, ())):
-            raise ValueError(f"unknown tap {tap!r}")
-        self.spec, self.weights, self.batch_size, self.flip, self.tap = spec, weights, batch_size, flip, tap
-        self.camera = camera
-        check_weights_file(weights)          # said explicitly: check now, even if all is cached
-        key = prefix + (spec.key if tap is None else f"{spec.name}-{spec.height}x{spec.width}-{tap}")
-        key += ("-flip" if flip else "") + ("-camera" if camera else "")
-        self.label, self.chunk = spec.name, batch_size * 4
-        self._model = None
-        super().__init__(key, cache_dir, np.float32 if tap is None else np.float16)
+_FINGERPRINTS: dict[tuple, str] = {}
 
-    @property
-    def model(self):
-        if self._model is None:
-            base = build(self.spec, self.weights)
-            if self.tap is not None:
-                with BUILD_LOCK:
-                    block = TAPS.get(self.tap, self.tap)
-                    base = _import_keras().Model(base.input, block_input(base, self.spec, block))
-            elif self.spec.with_mid:
-                with BUILD_LOCK:
-                    base = _import_keras().Model(base.input, [exit_flow_input(base, self.spec), base.output])
-            self._model = base
-        return self._model
 
-    def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
-        if self.camera:
-            images = [camera_view(im) for im in images]
-        batch = np.stack([resize(im, self.spec.height, self.spec.width) for im in images])
-        if self.flip:
-            batch = batch[:, :, ::-1]
-        fmap = self.model.predict(preprocess(batch, self.spec), verbose=0, batch_size=self.batch_size)
-        if self.tap is not None:
-            return fmap.astype(self.dtype)
-        if self.spec.with_mid:
-            mid, fmap = fmap
-            return pool(fmap, self.spec, mid).astype(np.float32)
-        return pool(fmap, self.spec).astype(np.float32)
-
-    compute = embed_images
+def weights_fingerprint(weights=None) -> str:
+    """What identifies the ImageNet weights a backbone is built from, for cache keys: the first 16 hex
+    digits of the sha256 of the file used (an explicit one, $STUDIO_XCEPTION_WEIGHTS, or Keras' cache),
+    or "imagenet" when Keras would download them. Remembered per (path, size, modification time), so the
+    file is read once per process."""
+    path = config.xception_weights(weights)
+    if path is None and not _looks_like_weights(keras_cache_file()):
+        path = keras_cache_file()
+    if path is None or not path.is_file():
+        return "imagenet"
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _FINGERPRINTS[key] = digest.hexdigest()[:16]
+    return _FINGERPRINTS[key]

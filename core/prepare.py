@@ -18,8 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import artifacts, config, recommended
+from . import artifacts, config, recommended, wording
 from .errors import StudioError
+from .progress import emit
 
 SYSTEMS = ("reid", "clustering", "attributes")
 TITLES = {"reid": "Re-identification", "clustering": "Clustering & recommendations", "attributes": "Attributes"}
@@ -56,14 +57,32 @@ class Settings:
     model_dir: str | None = None
     weights: str | None = None
     seed: int = 0
+    presets: str | None = None     # "system=preset,..." where not the recommended ones (else $STUDIO_PRESETS)
 
     @property
     def models(self) -> Path:
         return config.model_dir(self.model_dir)
 
+    def preset(self, system: str) -> recommended.Preset:
+        """The preset prepared for ``system``: the one these settings name, else the recommended one."""
+        chosen = config.presets(self.presets)
+        unknown = set(chosen) - set(SYSTEMS)
+        if unknown:
+            raise StudioError(f"presets: no system '{sorted(unknown)[0]}' ({', '.join(SYSTEMS)})")
+        if system not in chosen:
+            return recommended.recommended(system)
+        try:
+            return recommended.by_key(system, chosen[system])
+        except KeyError:
+            keys = ", ".join(p.key for p in recommended.PRESETS[system])
+            raise StudioError(f"presets: {system} has no preset '{chosen[system]}' ({keys})") from None
+
 
 # ----------------------------------------------------------------------------------------- per system
-class _System:
+class Preparation:
+    """One system's part of ``run`` / ``status``: its data, preset, saved model and how to train it. The
+    subclasses live in each system's package (``core/<system>/prepare.py``) and ``register`` themselves."""
+
     system = ""
 
     def __init__(self, settings: Settings, loaded=None):
@@ -75,7 +94,7 @@ class _System:
             self.data = catalog.load(self.source)
         else:
             self.source, self.data = loaded
-        self.preset = recommended.recommended(self.system)
+        self.preset = settings.preset(self.system)
         self.row = Row(self.system, TITLES[self.system], dataset=self._dataset_words(), model=self.preset.title,
                        note=self.source.note or "")
         self.row.expected_s = round(self.preset.estimate_seconds(self.units()), 1)
@@ -94,6 +113,8 @@ class _System:
         """Load the saved model (ArtifactError when it is corrupt)."""
 
     def train(self, progress) -> dict:
+        """Train and save the recommended model; ``progress(fraction, text)`` is this system's part of the
+        run's one bar (``progress.Phases`` turns a training's events into it)."""
         raise NotImplementedError
 
     def headline(self, card: dict) -> tuple[str, str, str]:
@@ -107,216 +128,28 @@ class _System:
         return self.row
 
 
-class _Reid(_System):
-    system = "reid"
-
-    def __init__(self, settings, loaded=None):
-        super().__init__(settings, loaded)
-        from .reid import protocols
-        from .reid import train as T
-
-        if self.preset.settings["method"] in T.FROZEN_METHODS:
-            from . import backbones
-
-            status = backbones.weights_status(settings.weights)
-            if not status.ok:            # the best method needs Xception: the best one without it instead
-                self.preset = next(p for p in recommended.REID if p.settings["method"] not in T.FROZEN_METHODS)
-                self.row.model = self.preset.title
-                self.row.expected_s = round(self.preset.estimate_seconds(self.units()), 1)
-                self.row.note = " ".join(filter(None, [self.row.note, "No Xception ImageNet weights, so the best "
-                                                       "method without them; set the weights file for the best one."]))
-        self.split = protocols.parse_split(self.data, None, settings.seed)
-        self.stem = settings.models / artifacts.model_name("reid", self.preset.settings["method"], self.data.name,
-                                                            self.split.name)
-        self.row.path = str(self.stem)
-
-    def units(self) -> int:
-        return len(self.data.frame)
-
-    def check(self):
-        from .reid import handcrafted
-        from .reid import train as T
-
-        card = _card(self.stem)
-        if card is None or card.get("kind") != "reid-lomo" or card.get("method") != self.preset.settings["method"] or \
-                card.get("data") != str(self.data.root) or card.get("split", {}).get("name") != self.split.name or \
-                card.get("descriptor_version") != handcrafted.DESCRIPTOR_VERSION or \
-                card.get("config", {}).get("mirror") != T.TrainConfig().mirror or \
-                self.split.name not in card.get("metrics", {}):
-            return None            # none, or not what the recommended configuration trains today
-        return card
-
-    def verify(self):
-        from .reid import train as T
-
-        T.load(self.stem, weights=self.settings.weights)
-
-    def train(self, progress):
-        from .reid import train as T
-
-        progress = phased(progress, (("test images", 0.85, 1.0), ("features (", 0.0, 0.6),
-                                     ("cross-validation", 0.6, 0.85)))
-        cfg = T.TrainConfig(method=self.preset.settings["method"], seed=self.settings.seed, weights=self.settings.weights)
-        with artifacts.training_lock("reid", self.settings.models):
-            model, _ = T.train_and_save(self.data, self.split, cfg, self.stem, lambda f, text, *_: progress(f, text),
-                                        cache_dir=self.settings.cache_dir)
-        return model.card
-
-    def headline(self, card):
-        m = card["metrics"][self.split.name]
-        return ("Rank-1", pct(m["Rank-1"]),
-                f"The right person is the first match for {pct(m['Rank-1'])} of the test persons "
-                f"(mAP {pct(m['mAP'])}; {self.split.name} split, {card['split'].get('test_ids', '?')} test persons).")
 
 
-class _Clustering(_System):
-    system = "clustering"
-
-    def __init__(self, settings, loaded=None):
-        super().__init__(settings, loaded)
-        from .clustering import pipeline
-        from .clustering.features import user_profiles
-
-        ml = self.data
-        self.spec, self.gmm = pipeline.RECOMMENDED_PROFILE, pipeline.RECOMMENDED_GMM
-        self.profiles = user_profiles(ml.ratings, ml.movies, self.spec)
-        self.ks = pipeline.k_range(len(self.profiles.users))
-        self.seeds = pipeline.DEFAULT_SEEDS
-        self.folder = pipeline.sweep_folder(config.cache_dir(settings.cache_dir), self.profiles, self.ks, self.seeds,
-                                            self.gmm)
-        self.stem = settings.models / artifacts.model_name("clustering", self.preset.key, self.source.name or "demo",
-                                                            "temporal")
-        self.row.path = str(self.folder)
-
-    def units(self) -> int:
-        return len(self.data.ratings)
-
-    def check(self):
-        from .clustering import pipeline
-
-        card = _card(self.stem)
-        if card is None or card.get("kind") != CLUSTERING_KIND or card.get("sweep") != self.folder.name or \
-                pipeline.load_sweep(self.folder) is None:
-            return None
-        return card
-
-    def train(self, progress):
-        from .clustering import pipeline
-
-        start = time.perf_counter()
-        with artifacts.training_lock("clustering", self.settings.models):
-            sweep = pipeline.load_sweep(self.folder)
-            if sweep is None:
-                sweep = pipeline.run_sweep(self.profiles, self.folder, self.ks, self.seeds, self.gmm,
-                                           progress=lambda f, t: progress(0.5 * f, f"fitting {t}"))
-            progress(0.5, f"recommendations for k = {sweep.best_k}: temporal hold-out against the baselines")
-            table = pipeline.evaluate_k(self.data, sweep.best_k, self.spec, self.gmm, self.settings.seed)
-            card = {"data": str(self.source.path), "dataset": self.source.name, "sweep": self.folder.name,
-                    "best_k": sweep.best_k, "per_seed": sweep.best_k_per_seed, "agreement": sweep.agreement,
-                    "users": len(self.profiles.users), "ratings": len(self.data.ratings),
-                    "metrics": {r["method"]: {c: float(r[c]) for c in ("P@10", "R@10", "NDCG@10", "coverage")}
-                                for r in table.to_dict(orient="records")},
-                    "train_seconds": round(time.perf_counter() - start, 1), "date": artifacts.now()}
-            artifacts.atomic_write_json(Path(str(self.stem) + ".json"),
-                                        {**card, "kind": CLUSTERING_KIND, "saved": artifacts.now()})
-        progress(1.0, "done")
-        return card
-
-    def headline(self, card):
-        m = card.get("metrics", {})
-        hybrid = next((v for k, v in m.items() if k.startswith("hybrid")), None)
-        popular = m.get("most popular")
-        words = f"{card['best_k']} taste groups (lowest BIC; {pct(card['agreement'], 0)} of seeds agree)."
-        if hybrid and popular:
-            words += (f" Of the 10 films recommended to each user, {pct(hybrid['P@10'])} were later rated 4 stars "
-                      f"or more, against {pct(popular['P@10'])} for the most popular films (each user's latest "
-                      "20 % of ratings held out).")
-            return "Good picks in the top 10", pct(hybrid["P@10"]), words
-        return "Taste groups", str(card["best_k"]), words
+_ADAPTERS: dict[str, type] = {}
 
 
-class _Attributes(_System):
-    system = "attributes"
-
-    def __init__(self, settings, loaded=None):
-        super().__init__(settings, loaded)
-        from .attributes import train as A
-
-        split = "published" if "part" in self.data.frame.columns else "person-disjoint"
-        self.cfg, self.epochs = A.preset_config(self.preset.settings, split, settings.seed, settings.weights)
-        self.stem = settings.models / artifacts.model_name("attr", self.cfg.model_tag(self.epochs > 0), self.data.name,
-                                                            split)
-        self.row.path = str(self.stem)
-
-    def units(self) -> int:
-        return len(self.data.frame)
-
-    def check(self):
-        from .attributes import train as A
-
-        card = _card(self.stem)
-        want = {k: v for k, v in asdict(self.cfg).items() if k != "weights"}
-        have = {k: v for k, v in A.card_config(card or {}).items() if k != "weights"}
-        if card is None or card.get("kind") != A.KIND or card.get("data") != str(self.data.root) or have != want or \
-                (card.get("input") == "image") != bool(self.epochs) or not card.get("metrics"):
-            return None
-        return card
-
-    def verify(self):
-        from .attributes import train as A
-
-        A.load(self.stem)
-
-    def train(self, progress):
-        from . import backbones
-        from .attributes import train as A
-
-        status = backbones.weights_status(self.settings.weights)
-        if not status.ok:
-            raise backbones.WeightsError(status.message)
-        progress = phased(progress, (("frozen layers, every image", 0.0, 0.35), ("frozen layers, mirror", 0.35, 0.7),
-                                     ("heads", 0.7, 0.75), ("fine-tuning", 0.75, 0.95), ("neighbour votes", 0.95, 1.0))
-                          if self.epochs else   # heads only: the features of every image, the heads, the votes
-                          (("neighbour votes", 0.95, 1.0), ("epoch", 0.85, 0.95), ("", 0.0, 0.85)))
-        with artifacts.training_lock("attributes", self.settings.models):
-            model, _ = A.train_and_save(self.data, self.cfg, self.stem, self.epochs, progress=progress,
-                                        cache_dir=self.settings.cache_dir)
-        return model.card
-
-    def headline(self, card):
-        from .attributes import train as A
-
-        name, m = next(iter(card["metrics"].items()))
-        elsewhere = A.new_site_words(card)
-        elsewhere = f" On cameras it never saw, the benchmark measured {elsewhere}." if elsewhere else ""
-        return ("mA", pct(m["mA"]),
-                f"Mean accuracy over the attributes, balanced between yes and no, is {pct(m['mA'])} "
-                f"({name} split, {card.get('split', {}).get('test', '?')} test images; 50 % is chance).{elsewhere}")
+def register(cls: type) -> type:
+    """Class decorator: ``cls`` is how ``run`` and ``status`` prepare its ``system``."""
+    _ADAPTERS[cls.system] = cls
+    return cls
 
 
-CLASSES = {"reid": _Reid, "clustering": _Clustering, "attributes": _Attributes}
+def adapter(system: str) -> type:
+    """The ``Preparation`` of ``system``, from its package's ``prepare`` module (imported when first asked)."""
+    if system not in _ADAPTERS:
+        import importlib
+
+        importlib.import_module(f"{__package__}.{system}.prepare")
+    return _ADAPTERS[system]
 
 
-def phased(progress, phases):
-    """A progress callback for work reported in phases that each run from 0 to 1: ``phases`` maps the
-    texts that start with a prefix to their share ``(prefix, start, end)`` of the whole; a text of no
-    listed phase leaves the bar where it is, so one bar moves forward only."""
-    state = {"at": 0.0}
-
-    def update(fraction, text="", *_):
-        for prefix, start, end in phases:
-            if text.startswith(prefix):
-                state["at"] = max(state["at"], start + (end - start) * min(1.0, fraction))
-                break
-        progress(state["at"], text)
-    return update
-
-
-def pct(fraction: float, digits: int = 1) -> str:
-    return f"{fraction * 100:.{digits}f} %"
-
-
-def _card(stem: Path) -> dict | None:
+def card_at(stem: Path) -> dict | None:
+    """The card saved at ``stem``, or None where there is none or it cannot be read."""
     try:
         return artifacts.read_card(stem)
     except StudioError:
@@ -334,9 +167,9 @@ def _log(settings: Settings) -> dict:
         return {}
 
 
-def _open(system: str, settings: Settings, loaded: dict | None = None) -> _System | Row:
+def _open(system: str, settings: Settings, loaded: dict | None = None) -> Preparation | Row:
     try:
-        return CLASSES[system](settings, (loaded or {}).get(KINDS[system]))
+        return adapter(system)(settings, (loaded or {}).get(KINDS[system]))
     except StudioError as exc:
         return Row(system, TITLES[system], state="failed", note=str(exc))
 
@@ -362,8 +195,9 @@ def status(settings: Settings | None = None, systems=SYSTEMS, loaded: dict | Non
 def run(settings: Settings | None = None, systems=SYSTEMS, force: bool = False, progress=None,
         loaded: dict | None = None) -> list[Row]:
     """Train each system's recommended model where none exists that matches (all of them with ``force``);
-    ``progress(fraction, text)`` covers the whole run, weighted by each system's expected time. A system
-    that fails (no weights, unreadable data) is reported in its row; the others still run."""
+    ``progress`` hears ``core.progress`` events whose phase is the system under way and whose fraction
+    covers the whole run, each system weighted by its expected time. A system that fails (no weights,
+    unreadable data) is reported in its row; the others still run."""
     settings = settings or Settings()
     log = _log(settings)                    # the times of the models kept (those trained now are timed here)
     opened = [_open(system, settings, loaded) for system in systems]
@@ -376,9 +210,8 @@ def run(settings: Settings | None = None, systems=SYSTEMS, force: bool = False, 
             continue
         title = s.row.title
 
-        def step(fraction, text="", _done=done, _weight=weight, _title=title):
-            if progress is not None:
-                progress(min(1.0, (_done + _weight * min(1.0, fraction)) / total), f"{_title}: {text}")
+        def step(fraction, text="", _done=done, _weight=weight, _title=title, _system=s.system):
+            emit(progress, _system, min(total, _done + _weight * min(1.0, fraction)), total, f"{_title}: {text}")
 
         card = None if force else s.check()
         if card is not None:
@@ -405,8 +238,7 @@ def run(settings: Settings | None = None, systems=SYSTEMS, force: bool = False, 
             _record(settings, row)
         rows.append(row)
         done += weight
-    if progress is not None:
-        progress(1.0, "done")
+    emit(progress, "done", 1, 1, "done")
     return rows
 
 
@@ -422,8 +254,8 @@ def table(rows: list[Row]) -> str:
     head = ("system", "state", "result", "time", "model", "data", "in words")
     lines = [head]
     for r in rows:
-        took = recommended.minutes(r.seconds) if r.seconds is not None else (
-            f"expect {recommended.minutes(r.expected_s)}" if r.expected_s and r.state != "ready" else "")
+        took = wording.minutes(r.seconds) if r.seconds is not None else (
+            f"expect {wording.minutes(r.expected_s)}" if r.expected_s and r.state != "ready" else "")
         lines.append((r.title, r.state, f"{r.metric} {r.value}".strip(), took, r.model, r.dataset,
                       r.headline or r.note))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]

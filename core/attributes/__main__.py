@@ -13,11 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import artifacts, cli, config
+from .. import artifacts, cli, config, flags
 from ..images import load_image
 from . import describe, metrics, splits
 from . import train as A
-
 
 SPLIT_HELP = ("random-image, person-disjoint, published (the dataset's own train / val / test parts, PA-100K) or "
               "leave-out:SUBSET (cross-site: test on every image of one subset, e.g. leave-out:VIPeR on PETA)")
@@ -30,8 +29,7 @@ def _split_kind(text: str) -> str:
 
 
 def _flags(p):
-    cli.add_common_flags(p)
-    p.add_argument("--weights", help="backbone ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
+    flags.add(p, *flags.COMMON, "weights")
     p.add_argument("--backbone", choices=["xception", "mobilenetv2"], default="xception")
     p.add_argument("--size", default="128x64", help="backbone input HxW (default 128x64; 256x128 is more accurate "
                                                     "and about 2x slower)")
@@ -86,6 +84,7 @@ def main(argv=None) -> int:
     _flags(fe)
     tr = sub.add_parser("train", help="train the heads (features are cached first), tune thresholds, save")
     _flags(tr)
+    flags.add(tr, "model-dir")
     tr.add_argument("--split", type=_split_kind, default="random-image", help=SPLIT_HELP)
     tr.add_argument("--epochs", type=int, default=80)
     tr.add_argument("--no-weighting", action="store_true", help="plain BCE instead of DeepMAR weights")
@@ -108,19 +107,18 @@ def main(argv=None) -> int:
                                   "<model dir>/attr-<backbone>[-<size>][-<pooling>][-h<units>-d<dropout %%>]"
                                   "[-x<ensemble>][-finetuned]-<dataset>-<split>)")
     ev = sub.add_parser("evaluate", help="metrics of a saved model on a split's test part")
-    cli.add_common_flags(ev)
+    flags.add(ev, *flags.COMMON, "weights")
     ev.add_argument("--model", required=True)
     ev.add_argument("--split", type=_split_kind, help=SPLIT_HELP)
-    ev.add_argument("--weights", help="backbone weights (for models trained on cached features)")
     pr = sub.add_parser("predict", help="per-attribute probabilities for image files")
     pr.add_argument("--model", required=True)
     pr.add_argument("images", nargs="+")
-    pr.add_argument("--weights")
+    flags.add(pr, "weights")
     ex = sub.add_parser("export", help="write the model as ONNX + SavedModel (images in, probabilities out), "
                                        "checked against Keras with ONNX Runtime")
     ex.add_argument("--model", required=True)
     ex.add_argument("--out", required=True, help="output folder")
-    ex.add_argument("--weights", help="backbone weights (for models trained on cached features)")
+    flags.add(ex, "weights")
     args = parser.parse_args(argv)
 
     if args.command == "export":
@@ -143,7 +141,7 @@ def main(argv=None) -> int:
         return 0
     if args.command == "train":
         A.cut_block(args.finetune_from)                  # a misspelt block: said before the data is read
-    ds = cli.dataset("attributes", args)
+    ds = flags.dataset("attributes", args)
     print(f"data: {ds.name} ({len(ds.frame)} images, {ds.frame.person.nunique()} persons)", file=sys.stderr)
     if args.command == "features":
         cfg = _cfg(args)
@@ -156,7 +154,7 @@ def main(argv=None) -> int:
         cfg = _cfg(args, split=args.split, epochs=args.epochs, weighted=not args.no_weighting, colours=args.colours,
                    neighbours=args.neighbours, balance=args.balance,
                    camera_views=args.camera_views, **head_settings(args))
-        out = Path(args.out) if args.out else config.model_dir() / artifacts.model_name(
+        out = Path(args.out) if args.out else config.model_dir(args.model_dir) / artifacts.model_name(
             "attr", cfg.model_tag(bool(args.finetune_epochs), args.finetune_from), ds.name, args.split)
         with artifacts.training_lock("attributes"):
             bar, update = cli.progress_bar()

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import artifacts, cli, config
+from .. import artifacts, cli, config, flags
 from ..errors import StudioError
+from ..progress import emit
 from . import pipeline
 from .features import KINDS, ProfileSpec, user_profiles
 from .gmm import COVARIANCE_TYPES, ClusterModel, GMMSpec, fit_model
@@ -26,7 +27,7 @@ from .recommend import ClusterRecommender
 
 
 def _flags(p: argparse.ArgumentParser) -> None:
-    cli.add_common_flags(p)
+    flags.add(p, *flags.COMMON)
     p.add_argument("--profile", choices=KINDS, default="share", help="user profile kind (default: share)")
     p.add_argument("--course-profile", action="store_true",
                    help="the course's profile: mean rating per genre, unrated = 0, standardised")
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
     sw.add_argument("--json", help="also write the sweep table to this JSON file (atomically)")
     sw.add_argument("--out", help="sweep folder (default: <cache dir>/clustering/<hash of data and settings>)")
     ft = sub.add_parser("fit", help="fit one mixture and save it (npz + JSON card)")
+    flags.add(ft, "model-dir")
     _flags(ft)
     ft.add_argument("--k", type=int, required=True)
     ft.add_argument("--out", help="output path without extension (default: <model dir>/gmm-k<k>)")
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
 
     if getattr(args, "backend", "sklearn") == "spark":
         return _spark(args)
-    ml = cli.dataset("ratings", args)
+    ml = flags.dataset("ratings", args)
     print(f"data: {'demo' if ml.root and 'demo-v' in str(ml.root) else ml.root} "
           f"({ml.ratings.userId.nunique()} users, {len(ml.ratings)} ratings)", file=sys.stderr)
     profile_spec, gmm_spec = _specs(args)
@@ -105,7 +107,7 @@ def main(argv=None) -> int:
     if args.command == "fit":
         profiles = user_profiles(ml.ratings, ml.movies, profile_spec)
         model = fit_model(profiles, args.k, gmm_spec, args.seed)
-        out = Path(args.out) if args.out else config.model_dir() / f"gmm-k{args.k}"
+        out = Path(args.out) if args.out else config.model_dir(getattr(args, "model_dir", None)) / f"gmm-k{args.k}"
         card = model.save(out, {"data": str(ml.root)})
         print(f"saved {out}.npz and {card} (BIC {model.card['bic']:.1f})")
         return 0
@@ -165,7 +167,7 @@ def _spark(args) -> int:
         ratings_path = Path(args.ratings)
         movies_path = Path(args.movies) if args.movies else ratings_path.parent / "movies.csv"
     else:
-        source = cli.source("ratings", args)
+        source = flags.source("ratings", args)
         if source.layout != "movielens-csv":
             raise StudioError(f"the Spark backend reads MovieLens' ratings.csv / movies.csv; {source.name or source.path} "
                               f"is {source.layout_title}: give --ratings and --movies CSV files, or use the "
@@ -174,7 +176,7 @@ def _spark(args) -> int:
     movies = load_movies(movies_path)
     with spark.owned_session(args.spark_master) as session:
         bar, update = cli.progress_bar(f"spark {args.command}")
-        update(0.0, "genre profiles")
+        emit(update, "profiles", 0, 1, "genre profiles")
         with spark.guard("the genre profiles"):
             prof = spark.profiles(session, spark.read_ratings(session, ratings_path), movies, profile_spec)
         print(f"data: {ratings_path} ({prof.n_users} users, {len(prof.genres)} genres) on {args.spark_master}",
@@ -184,7 +186,7 @@ def _spark(args) -> int:
                 f = spark.fit(prof, args.k, gmm_spec, args.seed)
             bar.close()
             model = spark.cluster_model(f, prof, gmm_spec, {"data": str(ratings_path)})
-            out = Path(args.out) if args.out else config.model_dir() / f"gmm-k{args.k}"
+            out = Path(args.out) if args.out else config.model_dir(getattr(args, "model_dir", None)) / f"gmm-k{args.k}"
             card = model.save(out)
             print(f"saved {out}.npz and {card} (BIC {f.bic:.1f}, {f.seconds:.1f} s)")
             return 0

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..datasets.movielens import MovieLens
+from ..progress import emit
 from .features import ProfileSpec, user_profiles
 from .gmm import GMMSpec, fit_model
-from .hybrid import (AT, PRIOR_RATINGS, Components, blend, choose_weights, memberships, metrics_at, relevance,
-                     top_cols)
+from .hybrid import AT, PRIOR_RATINGS, Components, blend, choose_weights, memberships, metrics_at, relevance, top_cols
 from .recommend import LIKE
 
 NS = (1, 3, 5, 10, 20)
@@ -102,8 +102,7 @@ def evaluate(ml: MovieLens, k: int, ns=NS, folds: int = 5, seed: int = 0, profil
                 choose_weights(comp.scores(new[1], new[2]), new[3], comp.items, new[4])[0]
             chosen[n].append(weights[n])
         done += 1
-        if progress is not None:
-            progress(done / steps, f"fold {f + 1}/{folds}: hybrid weights chosen on validation users")
+        emit(progress, "folds", done, steps, f"fold {f + 1}/{folds}: hybrid weights chosen on validation users")
         train = ratings[ratings.userId.isin(train_users)]
         model, comp = _fit(train, movies, k, profile_spec, gmm_spec, seed, neighbours, min_support)
         for n in ns:
@@ -117,8 +116,7 @@ def evaluate(ml: MovieLens, k: int, ns=NS, folds: int = 5, seed: int = 0, profil
                 per_user[(n, method)].append(pd.DataFrame(metrics_at(top, rel, n_rel)))
                 covered[(n, method)].append(len(set(top[top >= 0].ravel())) / len(comp.items))
         done += 1
-        if progress is not None:
-            progress(done / steps, f"fold {f + 1}/{folds}: test users scored")
+        emit(progress, "folds", done, steps, f"fold {f + 1}/{folds}: test users scored")
     rows = []
     for n in ns:
         for method in METHODS:

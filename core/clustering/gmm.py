@@ -18,6 +18,7 @@ from sklearn.mixture import GaussianMixture
 
 from .. import artifacts, threads
 from ..errors import StudioError
+from ..progress import emit
 from .features import Profiles, ProfileSpec
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
@@ -105,7 +106,7 @@ def sweep(X: np.ndarray, ks=range(1, 26), spec: GMMSpec = GMMSpec(), seeds=(0, 1
           progress=None, on_fit=None) -> Sweep:
     """Fit every k for every seed; BIC / AIC per (seed, k).
 
-    ``progress(fraction, text)`` is called after each fit; ``on_fit(seed, k, gmm)`` receives each fitted
+    ``progress`` (``core.progress``) hears of each fit; ``on_fit(seed, k, gmm)`` receives each fitted
     mixture (to save the models without fitting them again).
     """
     ks = [check_k(k, len(X)) for k in ks]
@@ -119,7 +120,7 @@ def sweep(X: np.ndarray, ks=range(1, 26), spec: GMMSpec = GMMSpec(), seeds=(0, 1
 
 def sweep_with(fit_one, ks, seeds, spec: dict, progress=None, on_fit=None, label: str = "") -> Sweep:
     """The sweep loop any backend shares: ``fit_one(k, seed) -> (bic, aic, fitted)`` for every seed and
-    k, ``on_fit(seed, k, fitted)`` and ``progress(fraction, text)`` after each."""
+    k, ``on_fit(seed, k, fitted)`` and a ``progress`` event (phase ``fits``) after each."""
     ks, seeds = [int(k) for k in ks], [int(s) for s in seeds]
     if not ks or not seeds:
         raise StudioError("a sweep needs at least one k and one seed")
@@ -131,8 +132,7 @@ def sweep_with(fit_one, ks, seeds, spec: dict, progress=None, on_fit=None, label
         bic[i, j], aic[i, j], fitted = fit_one(ks[j], seeds[i])
         if on_fit is not None:
             on_fit(seeds[i], ks[j], fitted)
-        if progress is not None:
-            progress((n + 1) / len(steps), f"k = {ks[j]}, seed {seeds[i]}{label}")
+        emit(progress, "fits", n + 1, len(steps), f"k = {ks[j]}, seed {seeds[i]}{label}")
     return Sweep(ks, seeds, bic, aic, time.perf_counter() - start, spec)
 
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from .. import cli, config
+from .. import cli, config, flags
 from ..errors import StudioError
 from . import catalog, demo, layouts
 
@@ -21,12 +21,12 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="list the datasets found in the data folder, with their counts")
-    cli.add_common_flags(info)
+    flags.add(info, *flags.COMMON)
     info.add_argument("--kind", choices=catalog.KINDS, action="append", help="only this kind (repeatable)")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub.add_parser("layouts", help="the dataset layouts the studio reads, how each is found, its protocol")
     gen = sub.add_parser("demo", help="generate the demo data folder (once) and print its path")
-    cli.add_common_flags(gen)
+    flags.add(gen, *flags.COMMON)
     args = parser.parse_args(argv)
 
     if args.command == "demo":

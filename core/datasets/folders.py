@@ -49,12 +49,3 @@ def load_identity_folders(root, name: str | None = None) -> ReidDataset:
     if not rows:
         raise DataError("no identity folders with images found", root)
     return ReidDataset(name or root.name, root.resolve(), reid_frame(rows), problems, LAYOUT)
-
-
-def load_reid(root, name: str | None = None) -> ReidDataset:
-    """Load a re-identification folder in whichever layout it is in (see :mod:`.layouts`)."""
-    from . import layouts
-
-    root = require_dir(Path(root), "re-identification dataset")
-    layout = layouts.detect(root, "reid")
-    return (layout.load if layout is not None else load_identity_folders)(root, name)

@@ -80,7 +80,7 @@ BY_NAME = {layout.name: layout for layout in LAYOUTS}
 
 def understood(kind: str | None = None) -> str:
     """The layouts understood (of one kind), for error messages."""
-    return "; ".join(f"{l.title} ({l.found_by})" for l in LAYOUTS if kind in (None, l.kind))
+    return "; ".join(f"{lay.title} ({lay.found_by})" for lay in LAYOUTS if kind in (None, lay.kind))
 
 
 def detect(path: Path, kind: str | None = None) -> Layout | None:
@@ -95,3 +95,12 @@ def detect(path: Path, kind: str | None = None) -> Layout | None:
         except OSError:
             continue
     return None
+
+
+def load_reid(root, name: str | None = None):
+    """Load a re-identification folder in whichever layout it is in, else as one folder per identity."""
+    from .base import require_dir
+
+    root = require_dir(Path(root), "re-identification dataset")
+    layout = detect(root, "reid")
+    return (layout.load if layout is not None else folders.load_identity_folders)(root, name)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import artifacts, cli, config
+from .. import artifacts, cli, config, flags
 from ..datasets import catalog
 from ..datasets.base import is_image_name
 from ..errors import StudioError
@@ -41,13 +41,11 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train a method on a split, evaluate it, save model + card")
-    cli.add_common_flags(tr)
+    flags.add(tr, *flags.COMMON, "weights", "model-dir")
     tr.add_argument("--method", choices=T.METHODS, default="course")
     tr.add_argument("--split", help="course | literature:I | random-course:I | fixed (default: the dataset's first)")
     tr.add_argument("--epochs", type=int)
-    tr.add_argument("--weights", help="Xception ImageNet no-top weights file (else $STUDIO_XCEPTION_WEIGHTS)")
     tr.add_argument("--out", help="model path without extension (default: <model dir>/reid-<method>-<dataset>-<split>)")
-    tr.add_argument("--model-dir", help="where models go (default: $STUDIO_MODEL_DIR or models/)")
     tr.add_argument("--resume", action="store_true",
                     help="deep methods: continue an interrupted run from its last epoch checkpoint (OUT-ckpt.*)")
     tr.add_argument("--extra-identities", action="store_true",
@@ -56,13 +54,12 @@ def main(argv=None) -> int:
                     help="methods without a network: learn the metric from the training images alone, not also "
                          "from their mirror images")
     ev = sub.add_parser("evaluate", help="CMC / mAP of a saved model on a split, or of a method over a protocol")
-    cli.add_common_flags(ev)
+    flags.add(ev, *flags.COMMON, "weights")
     ev.add_argument("--model", help="a saved model (path without extension)")
     ev.add_argument("--split", help="default: the dataset's first split")
     ev.add_argument("--method", choices=T.METHODS, help="train and evaluate this method on every split of --protocol")
     ev.add_argument("--protocol", choices=protocols.PROTOCOLS, help="default: the dataset's first protocol")
     ev.add_argument("--epochs", type=int)
-    ev.add_argument("--weights")
     ev.add_argument("--extra-identities", action="store_true", help="as for train")
     ev.add_argument("--no-mirror", action="store_true", help="as for train")
     ev.add_argument("--reverse", action="store_true", help="query = camera B, gallery = camera A")
@@ -72,7 +69,7 @@ def main(argv=None) -> int:
     em.add_argument("inputs", nargs="+")
     em.add_argument("--out", required=True, help="output .npz (names + embeddings), written atomically")
     se = sub.add_parser("search", help="rank the test gallery (camera B) for a query image")
-    cli.add_common_flags(se)
+    flags.add(se, *flags.COMMON)
     se.add_argument("--model", required=True)
     se.add_argument("--query", required=True)
     se.add_argument("--index", help="search this gallery index (made by 'index') instead of the split's camera B")
@@ -147,7 +144,7 @@ def main(argv=None) -> int:
         print(f"wrote {len(paths)} embeddings of size {emb.shape[1]} to {args.out}")
         return 0
 
-    ds = cli.dataset("reid", args)
+    ds = flags.dataset("reid", args)
     print(f"data: {ds.name} ({ds.layout} layout, {len(ds.pids)} identities, {len(ds.frame)} images)", file=sys.stderr)
     if args.command == "train":
         split = protocols.parse_split(ds, args.split, args.seed)

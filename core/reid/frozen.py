@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backbones
+from ..feature_cache import ContentCache
 from ..images import resize
+from ..progress import emit
 
 HEIGHT, WIDTH, STRIPES = 256, 128, 4
 DESCRIPTOR = "xception-middle"
@@ -92,9 +94,9 @@ def view(both: np.ndarray, side: str) -> np.ndarray:
     raise ValueError(f"unknown side {side!r}")
 
 
-class StripeCache(backbones.ContentCache):
+class StripeCache(ContentCache):
     """``describe(..., side="both")`` of image files, cached on disk by content
-    (``backbones.ContentCache``); ``features(paths, progress, side)`` gives the query or gallery view."""
+    (``feature_cache.ContentCache``); ``features(paths, progress, side)`` gives the query or gallery view."""
 
     chunk = 64
     label = "Xception"
@@ -102,7 +104,8 @@ class StripeCache(backbones.ContentCache):
     def __init__(self, cache_dir=None, weights=None):
         backbones.check_weights_file(weights)
         self.weights = weights
-        super().__init__(f"reid-{DESCRIPTOR}-{HEIGHT}x{WIDTH}-s{STRIPES}-v{VERSION}", cache_dir)
+        super().__init__(f"reid-{DESCRIPTOR}-{HEIGHT}x{WIDTH}-s{STRIPES}-v{VERSION}"
+                         f"-w{backbones.weights_fingerprint(weights)}", cache_dir)
 
     def compute(self, images: list[np.ndarray]) -> np.ndarray:
         return describe(images, self.weights, "both")
@@ -172,8 +175,7 @@ def cross_validate(parts: list[np.ndarray], blocks: list[tuple], tune: list[bool
     def tick(text):
         nonlocal done
         done += 1
-        if progress is not None:
-            progress(done / max(steps, 1), text)
+        emit(progress, "cross-validation", done, max(steps, 1), text)
 
     mirrors = mirrors or [None] * len(parts)
 

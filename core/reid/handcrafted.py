@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from .. import threads
-from ..backbones import ContentCache
+from ..feature_cache import ContentCache
 
 H, W = 128, 48
 WIN, STEP = 10, 5
@@ -151,7 +151,7 @@ def describe_many(images: list[np.ndarray], descriptor: str, workers: int = 2) -
 
 
 class DescriptorCache(ContentCache):
-    """The descriptors of image files, cached on disk by content (``backbones.ContentCache``) and
+    """The descriptors of image files, cached on disk by content (``feature_cache.ContentCache``) and
     descriptor version: training, the test gallery and ``core.prepare`` describe an image once, and a
     page opened after them reads its gallery from disk."""
 

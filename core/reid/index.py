@@ -26,6 +26,7 @@ from .. import artifacts
 from ..datasets.base import is_image_name
 from ..errors import StudioError
 from ..images import load_image
+from ..progress import emit
 
 BACKENDS = ("exact", "faiss")
 KIND = "reid-index"
@@ -155,8 +156,7 @@ def embed_folder(model, folder, out, batch: int = 256, progress=None) -> tuple[n
         emb = model.embed(images, side="gallery") if images else np.zeros((0, 1), np.float32)
         artifacts.save_arrays(part, {"embeddings": np.asarray(emb, np.float32), "names": np.array(names, dtype=str)},
                               {"skipped": skipped}, kind="reid-index-part")
-        if progress is not None:
-            progress((n + 1) / len(chunks), f"embedded {min((n + 1) * batch, len(files))}/{len(files)} images")
+        emit(progress, "embedding", n + 1, len(chunks), f"embedded {min((n + 1) * batch, len(files))}/{len(files)} images")
     embs, names, skipped = [], [], []
     for n in range(len(chunks)):
         a, card = artifacts.load_arrays(parts / f"part-{n:06d}", "reid-index-part")

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backbones
+from .. import backbones, feature_cache
+from ..progress import scaled
 from . import frozen
 
 HEIGHT, WIDTH = frozen.HEIGHT, frozen.WIDTH
@@ -33,14 +34,13 @@ METHOD = "xception-bnneck"
 
 def maps(paths, cache_dir=None, weights=None, progress=None) -> np.ndarray:
     """The map where Xception's exit flow begins (``16 x 8 x 728`` at 256 x 128) of each image and of its
-    mirror image: ``N x 2 x 16 x 8 x 728``, float16. Cached on disk by content (``backbones.FeatureCache``
-    with ``tap="exit"``, one file per side, kept apart from the attribute model's); ``progress(f, text)``."""
+    mirror image: ``N x 2 x 16 x 8 x 728``, float16. Cached on disk by content (``feature_cache.FeatureCache``
+    with ``tap="exit"``, one file per side, kept apart from the attribute model's); ``progress``: phase ``maps``."""
     spec = backbones.BackboneSpec("xception", HEIGHT, WIDTH)
     sides = []
     for i, flip in enumerate((False, True)):
-        cache = backbones.FeatureCache(spec, cache_dir, weights, flip=flip, tap="exit", prefix="reid-")
-        report = None if progress is None else (
-            lambda f, text, i=i: progress((i + f) / 2, f"{'mirror images' if i else 'images'}: {text}"))
+        cache = feature_cache.FeatureCache(spec, cache_dir, weights, flip=flip, tap="exit", prefix="reid-")
+        report = scaled(progress, i / 2, (i + 1) / 2, "maps", f"{'mirror images' if i else 'images'}: ")
         sides.append(cache.features(list(paths), report))
     return np.stack(sides, axis=1)
 

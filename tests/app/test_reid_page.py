@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+
 from tests.app.helpers import open_page
 
 PAGE = "pages/2_Re-identification.py"
@@ -91,8 +92,8 @@ def test_an_interrupted_run_is_offered_for_resuming(tmp_path, monkeypatch, demo_
     stem = tmp_path / "reid-course-demo_pedestrians-course"
     cfg = T.TrainConfig("course", epochs=2, weights=os.environ.get("STUDIO_XCEPTION_WEIGHTS") or None)
 
-    def stop_in_epoch_2(fraction, text, history=None):
-        if history and len(history) == 2:
+    def stop_in_epoch_2(event):
+        if len(event.history) == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import backbones
+from core import backbones, feature_cache
 
 
 class FakeNet:
-    """Feature map = the mean colour of each image, on a 4 x 2 grid; counts the images it sees."""
+    """Feature map = the mean colour of each image, on a 4 x 2 grid, pooled as the spec says; counts the
+    images it sees."""
 
     def __init__(self, fail_after: int | None = None):
         self.seen, self.calls, self.fail_after = 0, 0, fail_after
@@ -18,7 +19,8 @@ class FakeNet:
         if self.fail_after is not None and self.calls > self.fail_after:
             raise KeyboardInterrupt          # as if the user stopped the run
         self.seen += len(x)
-        return np.repeat(np.repeat(x.mean((1, 2))[:, None, None, :], 4, 1), 2, 2)
+        fmap = np.repeat(np.repeat(x.mean((1, 2))[:, None, None, :], 4, 1), 2, 2)
+        return backbones.pool(fmap, backbones.BackboneSpec(pooling="stripes"))
 
 
 @pytest.fixture
@@ -33,8 +35,9 @@ def photos(tmp_path):
     return paths
 
 
-def cache(tmp_path, net):
-    c = backbones.FeatureCache(backbones.BackboneSpec("xception", 128, 64, "stripes"), tmp_path / "cache")
+def cache(tmp_path, net, weights=None):
+    c = feature_cache.FeatureCache(backbones.BackboneSpec("xception", 128, 64, "stripes"), tmp_path / "cache",
+                                   weights)
     c._model = net
     return c
 
@@ -94,21 +97,40 @@ def test_a_session_clearing_keras_cannot_rename_layers_mid_build():
     assert keras.layers.Dense(2).name == "dense"
 
 
-class FakeTwoMaps(FakeNet):
-    """For "stripes-mid" pooling: the middle flow's map (the mean colour, 8 x 4) and the last map (4 x 2)."""
+def test_the_cache_key_carries_the_weights_and_the_code_version(tmp_path, photos):
+    weights = tmp_path / "xception.weights.h5"
+    weights.write_bytes(b"weights, first release")
+    net = FakeNet()
+    first = cache(tmp_path, net, weights)
+    feats = first.features(photos[:20])
+    assert net.seen == 20
+    name = first.path.name
+    assert name.startswith("xception-128x64-stripes-w") and name.endswith(f"-v{feature_cache.VERSION}.npz")
+    assert backbones.weights_fingerprint(weights) in name
 
-    def predict(self, x, verbose=0, batch_size=32):
-        last = super().predict(x)
-        return [np.repeat(np.repeat(last, 2, 1), 2, 2) + 1.0, last]
+    net = FakeNet()
+    assert np.array_equal(cache(tmp_path, net, weights).features(photos[:20]), feats) and net.seen == 0
+
+    weights.write_bytes(b"weights, second release")          # same path, other weights: recomputed
+    net = FakeNet()
+    changed = cache(tmp_path, net, weights)
+    changed.features(photos[:20])
+    assert net.seen == 20 and changed.path != first.path and first.path.is_file()
+
+    mid = feature_cache.FeatureCache(backbones.BackboneSpec("xception", 128, 64, "stripes-mid"), tmp_path / "c",
+                                     weights)
+    assert mid.path.name.startswith("xception-128x64-stripes-mid-w")     # not the "stripes" file
 
 
-def test_stripes_mid_pools_the_last_and_the_middle_maps(tmp_path, photos):
-    c = backbones.FeatureCache(backbones.BackboneSpec("xception", 128, 64, "stripes-mid"), tmp_path / "cache")
-    c._model = FakeTwoMaps()
-    feats = c.features(photos[:5])
-    assert feats.shape == (5, 2 * 5 * 3)                                   # 5 averages of each map
-    assert c.path.name == "xception-128x64-stripes-mid.npz"               # not the "stripes" file
-    assert np.allclose(feats[:, 15:] - feats[:, :15], 1.0)                  # the middle map's part is its own
+def test_an_old_cache_file_without_the_fingerprint_is_not_read(tmp_path, photos):
+    """A cache written before keys carried the weights (``xception-128x64-stripes.npz``) is left alone."""
+    old = tmp_path / "cache" / "features" / "xception-128x64-stripes.npz"
+    old.parent.mkdir(parents=True)
+    hashes = [feature_cache.content_hash(p) for p in photos[:5]]
+    np.savez(old, hashes=np.array(hashes), features=np.full((5, 15), 99.0, np.float32))
+    net = FakeNet()
+    feats = cache(tmp_path, net).features(photos[:5])
+    assert net.seen == 5 and not np.any(feats == 99.0)
 
 
 def test_pool_takes_the_middle_map_only_where_the_pooling_says():

@@ -11,7 +11,6 @@ import pytest
 
 from core import artifacts, checkpoint
 from core.datasets import catalog, splits
-
 from core.reid import train as T
 from tests.conftest import PROJECT
 
@@ -27,8 +26,8 @@ class Stop(Exception):
 
 def stop_in_epoch(n):
     """A progress callback that raises during epoch ``n``, before its checkpoint: as if killed there."""
-    def report(fraction, text, history=None):
-        if history and len(history) == n:
+    def report(event):
+        if len(event.history) == n:
             raise Stop
 
     return report

@@ -5,8 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import artifacts, backbones, prepare, recommended
+from core import artifacts, backbones, prepare, recommended, wording
+from core.errors import StudioError
+from core.progress import Phases, Progress
 from core.reid import search
+from tests.conftest import needs_weights
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def test_status_on_an_empty_model_folder_says_what_is_missing(settings):
 
 def test_clustering_is_prepared_once_then_kept(settings):
     steps = []
-    rows = prepare.run(settings, ["clustering"], progress=lambda f, t: steps.append(f))
+    rows = prepare.run(settings, ["clustering"], progress=lambda event: steps.append(event.fraction))
     (row,) = rows
     assert row.state == "ready", row.note
     assert row.metric == "Good picks in the top 10" and row.value.endswith(" %")
@@ -82,7 +85,7 @@ def test_a_reid_model_of_an_older_configuration_is_trained_again(settings):
     from core.reid import handcrafted
     from core.reid import train as T
 
-    system = prepare._Reid(settings)
+    system = prepare.adapter("reid")(settings)
     card = {"kind": "reid-lomo", "method": system.preset.settings["method"], "data": str(system.data.root),
             "split": {"name": system.split.name}, "descriptor_version": handcrafted.DESCRIPTOR_VERSION,
             "config": T.TrainConfig(system.preset.settings["method"]).to_dict(),
@@ -116,24 +119,25 @@ def test_cli_status_json_and_bad_systems(settings, capsys):
     assert exc.value.code == 2
 
 
-def test_phased_progress_moves_forward_only():
+def test_phased_progress_moves_forward_only_by_the_events_phase_not_their_words():
     seen = []
-    update = prepare.phased(lambda f, t: seen.append(round(f, 3)),
-                            (("first", 0.0, 0.5), ("second", 0.5, 0.9), ("last", 0.9, 1.0)))
-    for text in ("first", "second"):
-        for f in (0.0, 0.5, 1.0):
-            update(f, f"{text}: step")
-        update(1.0, "between phases")      # a text of no listed phase leaves the bar where it is
-    update(0.2, "last: step")
-    assert seen == [0.0, 0.25, 0.5, 0.5, 0.5, 0.7, 0.9, 0.9, 0.92]
+    update = Phases({"first": (0.0, 0.5), "second": (0.5, 0.9), "last": (0.9, 1.0)},
+                    lambda f, t: seen.append((round(f, 3), t)))
+    for phase in ("first", "second"):
+        for done in (0, 1, 2):
+            update(Progress(phase, done, 2, "last: reworded"))     # the message says nothing to the bar
+        update(Progress("between", 1, 1, "first: between phases"))  # a phase not listed leaves the bar
+    update(Progress("last", 1, 5, "step"))
+    assert [f for f, _ in seen] == [0.0, 0.25, 0.5, 0.5, 0.5, 0.7, 0.9, 0.9, 0.92]
+    assert seen[-1][1] == "step"
 
 
 def test_preset_estimates_scale_with_the_data():
     p = recommended.recommended("attributes")
     assert p.estimate_seconds(p.units) == pytest.approx(p.seconds)
     assert p.overhead < p.estimate_seconds(100) < p.estimate_seconds(1000)
-    assert recommended.minutes(30) == "about 30 seconds" and recommended.minutes(970) == "about 16 minutes"
-    assert recommended.minutes(4000) == "about 1 hour 7 minutes"
+    assert wording.minutes(30) == "about 30 seconds" and wording.minutes(970) == "about 16 minutes"
+    assert wording.minutes(4000) == "about 1 hour 7 minutes"
 
 
 def test_the_attribute_headline_quotes_the_cross_site_number_only_for_a_measured_preset():
@@ -141,7 +145,9 @@ def test_the_attribute_headline_quotes_the_cross_site_number_only_for_a_measured
 
     from core.attributes import train as A
 
-    headline = prepare._Attributes.__new__(prepare._Attributes).headline     # needs no data
+    def headline(card):                     # what the attribute part of prepare says of a card
+        return wording.attributes_headline(card, A.new_site_words(card))
+
     preset = recommended.by_key("attributes", "finetuned-256")
     cfg, _ = A.preset_config(preset.settings, "person-disjoint", seed=0)
     card = {"config": asdict(cfg), "input": "image", "split": {"test": 120},
@@ -223,10 +229,10 @@ def test_native_start_up_notices_are_dropped_and_the_rest_kept(tmp_path):
                                         "a Python warning", "the last line"]
 
 
-@pytest.mark.skipif(not __import__("os").environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+@needs_weights
 def test_an_interrupted_run_keeps_what_was_finished(settings):
-    def stop_at_attributes(fraction, text):
-        if text.startswith("Attributes"):
+    def stop_at_attributes(event):
+        if event.phase == "attributes":
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -234,3 +240,24 @@ def test_an_interrupted_run_keeps_what_was_finished(settings):
     rows = {r.system: r for r in prepare.status(settings, ["clustering", "attributes"])}
     assert rows["clustering"].state == "ready" and rows["attributes"].state == "missing"
     assert not list(settings.models.glob("attr-*"))                 # nothing half-written
+
+
+def test_prepare_takes_the_presets_it_is_given(settings, monkeypatch):
+    """A presenter may prepare the faster presets (--presets, $STUDIO_PRESETS); a misspelt one is one line."""
+    from dataclasses import replace
+
+    fast = replace(settings, presets="reid=lomo-xqda,attributes=heads-128")
+    assert fast.preset("reid").key == "lomo-xqda" and fast.preset("attributes").key == "heads-128"
+    assert fast.preset("clustering") is recommended.recommended("clustering")
+    (row,) = prepare.status(fast, ["reid"])
+    assert row.model == recommended.by_key("reid", "lomo-xqda").title and "lomo-xqda" in row.path
+    monkeypatch.setenv("STUDIO_PRESETS", "attributes=heads-256")
+    assert settings.preset("attributes").key == "heads-256"
+    for bad, says in (("reid=nope", "reid has no preset 'nope'"), ("video=x", "no system 'video'"),
+                      ("reid", "is not system=preset")):
+        with pytest.raises(StudioError, match=says):
+            replace(settings, presets=bad).preset("reid")
+    from core import cli
+    from core.__main__ import main
+
+    assert cli.run(main, ["status", "--presets", "reid=nope"]) == cli.EXIT_USER_ERROR

@@ -1,7 +1,8 @@
 import pytest
 
 from core.datasets import splits
-from core.datasets.folders import load_identity_folders, load_reid
+from core.datasets.folders import load_identity_folders
+from core.datasets.layouts import load_reid
 from core.datasets.viper import load_two_camera
 from core.errors import DataError
 from tests.conftest import write_image

@@ -71,8 +71,8 @@ def test_embedding_a_folder_resumes_after_an_interruption(demo_dir, tmp_path):
     (tmp_path / "g" / "broken.png").write_bytes(b"not an image")
     model = Counting()
 
-    def stop_after_two(fraction, text):
-        if fraction >= 2 / 6:
+    def stop_after_two(event):
+        if event.fraction >= 2 / 6:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

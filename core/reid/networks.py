@@ -8,8 +8,8 @@ files load with ``safe_mode=True``.
 * ``xception_stripes``: the stronger model. ImageNet Xception up to the middle flow (``add_5``, the
   output of block 7: 728 channels at 1/16 resolution), fine-tuned; its feature map is pooled globally
   and over 4 horizontal stripes (body parts), concatenated, batch-normalised and projected to a 256-d
-  L2-normalised embedding. The entry flow (blocks 1-4) stays frozen. Trained with batch-hard triplet loss (P x K batches) plus an identity
-  softmax head, with flip / crop / colour-jitter / random-erasing augmentation.
+  L2-normalised embedding. The entry flow (blocks 1-4) stays frozen. Trained with batch-hard triplet loss
+  (P x K batches) plus an identity softmax head, with flip / crop / colour-jitter / random-erasing augmentation.
   Why: frozen ImageNet features rank poorly on VIPeR (global features of the last block: Rank-1 ~ 3 %;
   mid-level stripes with XQDA ~ 21 %, measured), so the backbone must adapt, and on 2 CPU cores the
   truncated network trains several times faster than the full one while keeping the mid-level colour

@@ -1,4 +1,4 @@
-"""Multi-output attribute heads on backbone features (Keras 3, built-in layers only, safe-mode loadable).
+"""Keras building blocks of the attribute model: heads, masked losses and metrics, the mirror layer.
 
 Input: a backbone feature vector (Xception's 2048-d global average, cached on disk). A shared layer
 (BatchNorm, Dense 512 + ReLU, Dropout) feeds one head per binary attribute (Dense 1, sigmoid) and one
