@@ -2,9 +2,10 @@
 
 "Recommended" is the most accurate configuration that trains in about 20 minutes on 2 cores from empty
 caches (the product's rule); the others stay one click away on the pages, each labelled with its measured
-accuracy and time. Every number here is copied from a results table under ``bench/results/`` (named in
-``source``), measured on the real datasets on a 2-core machine without a GPU; the pages and
-``python -m core prepare`` show them as they are.
+accuracy and time. No number is written here: each preset says *which* results hold its numbers
+(``core.results``: ``bench/results/*.json``, measured on the real datasets on a 2-core machine without a
+GPU) and its words are filled in from them, so the pages and ``python -m core prepare`` state what the
+benchmarks wrote. Its training time is its row in ``bench/results/presets.json`` (``python -m bench.presets``).
 
 ``Preset.estimate_seconds`` turns the measured time into an estimate for another dataset of the same
 kind: a fixed overhead, plus the rest of the measured seconds scaled by the number of images (re-ID,
@@ -14,114 +15,179 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import results
+from .wording import minutes
+from .wording import percent as pct
+
+
+def _reid(protocol: str, method: str) -> str:
+    """Rank-1 of a method without a network over a VIPeR protocol's splits (``reid-nondeep``)."""
+    return pct(results.value("reid-nondeep", "Summary", "Rank-1", protocol=protocol, method=method, re_ranking=False))
+
+
+def _attr(name: str, split: str, model: str) -> str:
+    return pct(results.value(name, "Results", "mA", split=split, model=model))
+
+
+def _seeded(name: str, statistic: str = "mean") -> str:
+    """mA of a benchmark run per seed: the mean (or min, max) over its seeds."""
+    return pct(results.value(name, "Spread over the seeds", "mA", statistic=statistic))
+
+
+def _cross_site(name: str, model: str, seeds: bool = False) -> str:
+    """The cross-site protocol in words: mean mA over PETA's held-out sites, and the lowest site's."""
+    r = results.row(name, "Mean over the held-out subsets", model=model)
+    n_seeds = f", {r['seeds']} seeds" if seeds and r.get("seeds", 1) > 1 else ""
+    return (f"{pct(r['mean mA'])} on a site never seen in training (mean over PETA's {r['subsets']} sites, each held "
+            f"out in turn{n_seeds}; lowest {pct(r['lowest mA'])})")
+
+
+FUSED = "fused: LOMO + GOG + XQDA and frozen Xception + XQDA"
+BEST_128 = "best: + DeepMAR weights + thresholds tuned on validation"
+HEADS_VOTES = "best heads + neighbour votes (k and blend chosen on validation)"
+FINETUNED = "fine-tuned: exit flow + heads (3 epochs max), image + mirror averaged, neighbour votes"
+
 
 @dataclass(frozen=True)
 class Preset:
     key: str                  # the page's choice / the CLI's name
     system: str               # reid | clustering | attributes
     title: str                # in words, for people
-    measured: str             # the accuracy and time measured, in words
-    seconds: float            # measured training time from empty caches (wall clock, 2 cores)
-    units: int                # images (or ratings) the time was measured on
-    source: str               # the results table
+    words: str                # what it measured, with {fields} filled in from the results, and {time}
+    fields: dict = field(default_factory=dict)      # field -> () -> text, read from core.results
     settings: dict = field(default_factory=dict)
     overhead: float = 0.0     # seconds whatever the data's size (starting TensorFlow, building networks)
-    new_sites: str = ""       # how it did on sites (cameras) never seen in training, in words; "" = not measured
+    sites: object = None      # () -> how it did on sites (cameras) never seen in training, in words; None: not measured
+
+    @property
+    def timing(self) -> dict:
+        """Its row in ``bench/results/presets.json``: seconds, units (the images or ratings), how, date."""
+        return results.row("presets", "Training time", preset=self.key)
+
+    @property
+    def seconds(self) -> float:
+        """Measured training time from empty caches (wall clock, 2 cores)."""
+        return float(self.timing["seconds"])
+
+    @property
+    def units(self) -> int:
+        """The images (or ratings) the time was measured on."""
+        return int(self.timing["units"])
 
     def estimate_seconds(self, units: int) -> float:
         """The time this configuration should take on ``units`` images / ratings on 2 cores."""
         return self.overhead + (self.seconds - self.overhead) * max(units, 1) / max(self.units, 1)
 
+    @property
+    def measured(self) -> str:
+        """The accuracy and time measured, in words."""
+        return self.words.format(time=minutes(self.seconds), **{k: f() for k, f in self.fields.items()})
 
-VIPER_IMAGES = 1264
-PETA_IMAGES = 14437          # the images of the PETA release the benchmarks ran on
-ML_SMALL_RATINGS = 100836
+    @property
+    def new_sites(self) -> str:
+        """How it did on sites (cameras) never seen in training, in words; "" when not measured."""
+        return self.sites() if self.sites is not None else ""
+
+    @property
+    def source(self) -> str:
+        """The results files its numbers come from."""
+        names = sorted({"presets", *self.sources})
+        return ", ".join(f"bench/results/{n}.md" for n in names)
+
+    sources: tuple = ()       # results files (names) its fields read
+
 
 REID = (
     Preset("fused-xqda", "reid", "LOMO + GOG and frozen Xception features, two XQDA metrics fused",
-           "Rank-1 54.0 % on VIPeR's 10 literature splits, 35.3 % on the course split; trains in 3.5 to 4.5 "
-           "minutes; needs the ImageNet weights",
-           # from empty caches on 2026-12-05, VIPeR's 1,264 images: 206 s alone (core prepare --systems reid),
-           # 278 s as the first step of make models (bench/results/prepare.md); the larger is the estimate
-           278.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "fused-xqda"}, overhead=15.0),
+           "Rank-1 {lit} on VIPeR's 10 literature splits, {course} on the course split; trains in {time}; "
+           "needs the ImageNet weights",
+           {"lit": lambda: _reid("literature", FUSED), "course": lambda: _reid("course", FUSED)},
+           {"method": "fused-xqda"}, overhead=15.0, sources=("reid-nondeep",)),
     Preset("lomo-gog-xqda", "reid", "LOMO + GOG descriptors, one XQDA metric",
-           "Rank-1 50.1 % on the literature splits, 32.0 % on the course split; trains in about 1.5 minutes",
-           # python -m core.reid train from empty caches on 2026-12-05: 79 s wall clock (descriptors of the
-           # training images and their mirrors, XQDA, test)
-           79.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "lomo-gog-xqda"}),
+           "Rank-1 {lit} on the literature splits, {course} on the course split; trains in {time}",
+           {"lit": lambda: _reid("literature", "LOMO + GOG + XQDA"),
+            "course": lambda: _reid("course", "LOMO + GOG + XQDA")},
+           {"method": "lomo-gog-xqda"}, sources=("reid-nondeep",)),
     Preset("gog-xqda", "reid", "GOG descriptor with an XQDA metric",
-           "Rank-1 47.4 % on the literature splits, 35.3 % on the course split; about 1 minute",
-           # python -m core.reid train from empty caches on 2026-12-05: 71 s wall clock
-           71.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "gog-xqda"}),
+           "Rank-1 {lit} on the literature splits, {course} on the course split; {time}",
+           {"lit": lambda: _reid("literature", "GOG + XQDA"), "course": lambda: _reid("course", "GOG + XQDA")},
+           {"method": "gog-xqda"}, sources=("reid-nondeep",)),
     Preset("xception-xqda", "reid", "Frozen Xception middle-flow stripes with an XQDA metric",
-           "Rank-1 30.2 % on the literature splits, 22.0 % on the course split; about 2 minutes; needs the "
-           "ImageNet weights",
-           # python -m core.reid train from empty caches on 2026-12-04: 107 s wall clock
-           107.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "xception-xqda"}, overhead=15.0),
+           "Rank-1 {lit} on the literature splits, {course} on the course split; {time}; needs the ImageNet weights",
+           {"lit": lambda: _reid("literature", "frozen Xception + XQDA"),
+            "course": lambda: _reid("course", "frozen Xception + XQDA")},
+           {"method": "xception-xqda"}, overhead=15.0, sources=("reid-nondeep",)),
     Preset("lomo-xqda", "reid", "LOMO colour/texture stripes with an XQDA metric",
-           "Rank-1 37.7 % on the literature splits, 11.3 % on the course split; about 25 seconds",
-           # python -m core.reid train from empty caches on 2026-12-05: 24 s wall clock
-           24.0, VIPER_IMAGES, "bench/results/reid-nondeep.md", {"method": "lomo-xqda"}),
+           "Rank-1 {lit} on the literature splits, {course} on the course split; {time}",
+           {"lit": lambda: _reid("literature", "LOMO + XQDA"), "course": lambda: _reid("course", "LOMO + XQDA")},
+           {"method": "lomo-xqda"}, sources=("reid-nondeep",)),
 )
+
+
+def _sweep() -> dict:
+    return results.row("clustering", "Sweep time", setting=SHARE_PROFILE)
+
+
+def _p10(method: str) -> str:
+    best = _sweep()["BIC-best k"]
+    return pct(100 * results.value("clustering", "Recommendations", "P@10", method=method, k=best))
+
 
 CLUSTERING = (
     Preset("share-diag", "clustering", "Share of ratings per genre, diagonal Gaussian mixtures, k = 1 to 25, 5 seeds",
-           "BIC-best k = 9 on MovieLens latest-small (each seed's own best: 8 to 10); the hybrid recommender's "
-           "precision at 10 is 8.8 % against 5.8 % for the most popular films; fitted in about 15 seconds",
-           14.0, ML_SMALL_RATINGS, "bench/results/clustering.md",
-           {"profile": "share", "covariance": "diag", "n_init": 3, "seeds": 5, "k_max": 25}),
+           "BIC-best k = {k} on MovieLens latest-small (each seed's own best: {seed_ks}); the hybrid recommender's "
+           "precision at 10 is {hybrid} against {popular} for the most popular films; fitted in {time}",
+           {"k": lambda: str(_sweep()["BIC-best k"]),
+            "seed_ks": lambda: "{} to {}".format(*bic_k_range()),
+            "hybrid": lambda: _p10("hybrid (groups + item-kNN + popularity)"),
+            "popular": lambda: _p10("most popular")},
+           {"profile": "share", "covariance": "diag", "n_init": 3, "seeds": 5, "k_max": 25}, sources=("clustering",)),
 )
 
 ATTRIBUTES = (
     Preset("heads-256-mid", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, 3 heads averaged, neighbour votes",
-           "mA 69.2 % on PETA's person-disjoint split (69.5 % over 3 seeds, 85.5 % on the random image split); "
-           "about 16 minutes from an empty cache",
-           # python -m core prepare --systems attributes --data-dir ../shared/data from empty caches on
-           # 2026-12-05: 971 s wall clock (16 min 12 s) end to end, mA 69.2 % person-disjoint, peak 5.4 GB
-           971.0, PETA_IMAGES, "bench/results/attributes-256x128-mid-ensemble-pd.md, "
-           "bench/results/attributes-256x128-mid-ensemble-pd-seeds.md, "
-           "bench/results/attributes-256x128-mid-ensemble-random.md",
+           "mA {pd} on PETA's person-disjoint split ({pd_seeds} over 3 seeds, {random} on the random image split); "
+           "{time} from an empty cache",
+           {"pd": lambda: _seeded("attributes-256x128-mid-ensemble-pd"),
+            "pd_seeds": lambda: _seeded("attributes-256x128-mid-ensemble-pd-seeds"),
+            "random": lambda: _seeded("attributes-256x128-mid-ensemble-random")},
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False,
             "ensemble": 3}, overhead=30.0,
-           # bench/results/attributes-cross-site-mid-ensemble.md: seeds 0 and 1 (61.0, 61.5 %)
-           new_sites="61.2 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn, "
-                     "2 seeds; lowest 58.9 %)"),
+           sites=lambda: _cross_site("attributes-cross-site-mid-ensemble", "heads + neighbour votes", seeds=True),
+           sources=("attributes-256x128-mid-ensemble-pd", "attributes-256x128-mid-ensemble-pd-seeds",
+                    "attributes-256x128-mid-ensemble-random", "attributes-cross-site-mid-ensemble")),
     Preset("heads-256-mid-one", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, one set of heads, neighbour votes",
-           "mA 68.3 % on PETA's person-disjoint split (84.9 % on the random image split); about 14 minutes from "
-           "an empty cache",
-           # make models from empty caches on 2026-12-05 (bench/results/prepare.md): 832 s for PETA's 14,436
-           # images, end to end (features, heads, neighbour votes, test); bench/results/attributes-256x128-mid.md
-           # timed its two phases apart: features 570 s (26.9 images/s), heads + votes 81 s
-           832.0, PETA_IMAGES, "bench/results/attributes-256x128-mid.md, bench/results/prepare.md",
+           "mA {pd} on PETA's person-disjoint split ({random} on the random image split); {time} from an empty cache",
+           {"pd": lambda: _attr("attributes-256x128-mid", "person-disjoint", HEADS_VOTES),
+            "random": lambda: _attr("attributes-256x128-mid", "random-image", HEADS_VOTES)},
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False},
-           overhead=30.0,
-           # bench/results/attributes-cross-site-mid.md
-           new_sites="59.9 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn; "
-                     "lowest 56.8 %)"),
+           overhead=30.0, sites=lambda: _cross_site("attributes-cross-site-mid", "heads + neighbour votes"),
+           sources=("attributes-256x128-mid", "attributes-cross-site-mid")),
     Preset("finetuned-256", "attributes",
            "Xception at 256 x 128, global + 4 stripe features, exit flow fine-tuned, neighbour votes",
-           "mA 66.6 % on PETA's person-disjoint split (82.0 % on the random image split); 16 to 28 minutes from "
-           "an empty cache, depending on the machine",
-           # make models on 2026-12-04 (bench/results/prepare.md): 1,649 s for PETA's 14,436 images on a 2-core
-           # machine whose Xception ran at 25 images/s; 970 s on the benchmark's machine (45 images/s).
-           1650.0, PETA_IMAGES, "bench/results/attributes-256x128.md, bench/results/prepare.md",
+           "mA {pd} on PETA's person-disjoint split ({random} on the random image split); {time} from an empty "
+           "cache on a 2-core machine whose Xception ran at 25 images/s",
+           {"pd": lambda: _attr("attributes-256x128", "person-disjoint", FINETUNED),
+            "random": lambda: _seeded("attributes-256x128-seeds")},
            {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": True}, overhead=60.0,
-           # bench/results/attributes-cross-site-finetuned.md, the fine-tuned rows
-           new_sites="59.3 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn; "
-                     "lowest 56.7 %)"),
+           sites=lambda: _cross_site("attributes-cross-site-finetuned",
+                                     "fine-tuned exit flow (3 epochs max) + neighbour votes"),
+           sources=("attributes-256x128", "attributes-256x128-seeds", "attributes-cross-site-finetuned")),
     Preset("heads-256", "attributes", "Xception at 256 x 128, global + 4 stripe features, heads only, neighbour votes",
-           "mA 65.4 % person-disjoint (79.8 % random images); about 6 minutes on the benchmark's machine",
-           360.0, PETA_IMAGES, "bench/results/attributes-256x128.md",
+           "mA {pd} person-disjoint ({random} random images); {time} on the benchmark's machine",
+           {"pd": lambda: _attr("attributes-256x128", "person-disjoint", HEADS_VOTES),
+            "random": lambda: _attr("attributes-256x128", "random-image", HEADS_VOTES)},
            {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": False}, overhead=30.0,
-           # bench/results/attributes-cross-site-heads.md, row "heads + neighbour votes"
-           new_sites="58.4 % on a site never seen in training (mean over PETA's 9 sites, each held out in turn; "
-                     "lowest 55.4 %)"),
+           sites=lambda: _cross_site("attributes-cross-site-heads", "heads + neighbour votes"),
+           sources=("attributes-256x128", "attributes-cross-site-heads")),
     Preset("heads-128", "attributes", "Xception at 128 x 64, global average features, heads only",
-           "mA 62.5 % person-disjoint (72.6 % random images); about 4 minutes on the benchmark's machine",
-           215.0, PETA_IMAGES, "bench/results/attributes.md",
-           {"height": 128, "width": 64, "pooling": "avg", "neighbours": False, "finetune": False}, overhead=30.0),
+           "mA {pd} person-disjoint ({random} random images); {time} on the benchmark's machine",
+           {"pd": lambda: _attr("attributes", "person-disjoint", BEST_128),
+            "random": lambda: _attr("attributes", "random-image", BEST_128)},
+           {"height": 128, "width": 64, "pooling": "avg", "neighbours": False, "finetune": False}, overhead=30.0,
+           sources=("attributes",)),
 )
 
 PRESETS = {"reid": REID, "clustering": CLUSTERING, "attributes": ATTRIBUTES}
@@ -150,12 +216,36 @@ def matching(system: str, settings: dict | None) -> Preset | None:
     return next((p for p in PRESETS[system] if settings is not None and p.settings == settings), None)
 
 
-def minutes(seconds: float) -> str:
-    """A duration for people: "about 40 seconds", "about 3 minutes", "about 1 hour 10 minutes"."""
-    if seconds < 60:
-        return f"about {max(5, round(seconds / 5) * 5):.0f} seconds"
-    m = round(seconds / 60)
-    if m < 60:
-        return f"about {m} minute{'s' if m != 1 else ''}"
-    h, m = divmod(m, 60)
-    return f"about {h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")
+COURSE_PROFILE = "course (mean, 0-filled, standardised), diag, 1 thread"
+SHARE_PROFILE = "share, diag (default), 1 BLAS thread per fit"
+
+
+def bic_k_range(setting: str = SHARE_PROFILE) -> tuple[int, int]:
+    """The lowest and highest BIC-best k over the clustering benchmark's seeds for a profile ``setting``
+    (``SHARE_PROFILE``, ``COURSE_PROFILE``) on MovieLens latest-small."""
+    ks = [int(k) for k in results.value("clustering", "Sweep time", "per-seed minima", setting=setting).split()]
+    return min(ks), max(ks)
+
+
+def _deep(name: str, method: str, protocol: str) -> dict:
+    return results.row(name, "Summary", protocol=protocol, method=method, re_ranking=False)
+
+
+def reid_method_labels() -> dict[str, str]:
+    """The re-ID methods that are not presets, labelled for the page's choice with what the benchmarks
+    measured (the networks' Rank-1 and training time on one split: ``reid.md``, ``reid-extra.md``,
+    ``reid-bnneck.md``)."""
+    course, course_lit = _deep("reid", "course network", "course"), _deep("reid", "course network", "literature")
+    stripes = _deep("reid-extra", "Xception stripes + PETA identities", "literature")
+    bnneck = _deep("reid-bnneck", "strong baseline: Xception exit flow fine-tuned (BNNeck, last stride 1)", "literature")
+    return {
+        "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned; a reference)",
+        "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned; a reference)",
+        "course": f"Course network: small CNN, triplet loss (Rank-1 {pct(course['Rank-1'])} on VIPeR's course split, "
+                  f"{pct(course_lit['Rank-1'])} on a literature split; {minutes(course['train s'])})",
+        "xception": f"Fine-tuned Xception stripes, batch-hard + identity loss (Rank-1 {pct(stripes['Rank-1'])} on one "
+                    f"VIPeR literature split; {minutes(stripes['train s'])}; needs the ImageNet weights)",
+        "xception-bnneck": "Strong baseline: Xception's exit flow fine-tuned with BNNeck, last stride 1, label "
+                           f"smoothing and warm-up (Rank-1 {pct(bnneck['Rank-1'])} on {bnneck['splits']} VIPeR "
+                           f"literature splits: it overfits 316 persons; {minutes(bnneck['train s'])} a split; needs "
+                           "the ImageNet weights)"}

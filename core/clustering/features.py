@@ -8,8 +8,9 @@ Profile kinds (one row per user, one column per genre, genre names kept):
 * ``share`` — the default: the share of the user's ratings that fall in each genre (what they choose to
   watch, not how they score it). It has no holes (a genre never watched is a true 0), one scale for all
   genres, and on MovieLens and the demo it gives the most stable BIC curve: on ml-latest-small the
-  BIC-best k over 5 seeds is 8-10 (diagonal covariances), where the course's zero-filled, standardised
-  mean ratings move between 13 and 25; on the demo it finds the 4 planted taste groups for every seed.
+  BIC-best k moves less over seeds than with the course's zero-filled, standardised mean ratings
+  (``bench/results/clustering.md``, "Sweep time"); on the demo it finds the 4 planted taste groups for
+  every seed.
 * ``deviation`` — how much more (or less) than their own average the user rates each genre,
   shrunk towards 0 with ``shrinkage`` pseudo-ratings: ``sum(r - mean_u) / (n_genre + shrinkage)``. A
   genre the user never rated is exactly 0 ("no evidence either way"), which is honest rather than a hole.
