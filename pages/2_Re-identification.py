@@ -8,20 +8,17 @@ import streamlit as st
 from core import artifacts, checkpoint, plots, recommended
 from core.errors import StudioError
 from core.images import for_display, load_image
+from core.progress import Phases
 from core.reid import protocols, search
 from core.reid import train as T
+from ui import datasets, state
 from ui import reid as ur
-from ui import state
 
 st.title(":material/person_search: Re-identification")
 st.caption("Match a person seen by camera A to the same person in camera B. A model turns each photo into a "
            "vector; the closest camera-B vectors are the best candidates.")
 
-source, ds, error = state.load_dataset("reid", pick=True)
-if error:
-    (st.warning if ds is not None else st.error)(error)
-if ds is None:
-    st.stop()
+source, ds = datasets.show("reid")
 SPLITS = ur.split_choices(ds)
 c1, c2 = st.columns([2, 3])
 split_label = c1.selectbox("Evaluation split", list(SPLITS), key=f"reid_split_{ds.layout}")
@@ -31,26 +28,18 @@ c2.markdown(f"**Data:** {source.label} · {ur.layout_title(source)} · {len(ds.p
             f"*{split.name}*: {len(split.train)} identities to train on, {len(split.test)} to test on{distractors}")
 
 # ------------------------------------------------------------------ train
-METHOD_LABELS = {**recommended.labels("reid"),          # the preset keys are the method names
-                 "lomo-euclidean": "LOMO stripes with plain Euclidean distance (nothing learned; a reference)",
-                 "lomo-cosine": "LOMO stripes with plain cosine distance (nothing learned; a reference)",
-                 "course": "Course network: small CNN, triplet loss (Rank-1 3.3 % on VIPeR's course split, "
-                           "5.4 % on a literature split; about 15 minutes)",
-                 "xception": "Fine-tuned Xception stripes, batch-hard + identity loss (Rank-1 22.2 % on one VIPeR "
-                             "literature split; about 35 minutes; needs the ImageNet weights)",
-                 "xception-bnneck": "Strong baseline: Xception's exit flow fine-tuned with BNNeck, last stride 1, "
-                                    "label smoothing and warm-up (Rank-1 13.9 % on 3 VIPeR literature splits: it "
-                                    "overfits 316 persons; about 25 minutes; needs the ImageNet weights)"}
+# the preset keys are the method names; every number in these labels is the benchmarks' (core.results)
+METHOD_LABELS = {**recommended.labels("reid"), **recommended.reid_method_labels()}
 EPOCHS = {"course": 30, "xception": 20, "xception-bnneck": 30}          # each method's default
 with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))):
     method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="train_method")
     epochs = None
-    if method not in T.LOMO_METHODS:
+    if method not in T.NO_NETWORK_METHODS:
         epochs = st.slider("Epochs", 1, 60, EPOCHS[method], key="train_epochs")
     stem = state.model_stem("reid", method, ds.name, split.name)
     resume = False
     left = checkpoint.info(stem)
-    if left is not None and method not in T.LOMO_METHODS:
+    if left is not None and method not in T.NO_NETWORK_METHODS:
         resume = st.checkbox(f"Resume the interrupted run (after epoch {left['epoch']})", value=True, key="train_resume",
                              help="Training of this method on this split stopped before the end; its last "
                                   "epoch was saved. Untick to start again from scratch.")
@@ -58,10 +47,12 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
         bar = st.progress(0.0, text="Starting…")
         chart, chart_note = st.empty(), st.empty()
 
-        def report(fraction, text, history=None):
-            bar.progress(min(1.0, fraction), text=text)
-            if history:
-                chart.plotly_chart(plots.loss_curve(history), key=f"loss_{len(history)}")
+        one_bar = Phases(T.PHASES, lambda fraction, text: bar.progress(fraction, text=text))
+
+        def report(event):
+            one_bar(event)
+            if event.history:
+                chart.plotly_chart(plots.loss_curve(list(event.history)), key=f"loss_{len(event.history)}")
                 chart_note.caption("The loss should fall epoch by epoch; flat from the start means nothing is "
                                    "being learned.")
 
@@ -113,13 +104,8 @@ with tab_search:
             st.error(f"That file cannot be used: {exc.reason}")
     else:
         query, true_pid = load_image(emb.q_frame.path[qids.index(picked)]), picked
-    galleries = {"split": f"camera B of the test split ({len(emb.g_frame)} photos)"}
-    n_b = int((ds.frame.camera == 1).sum())
-    if n_b > len(emb.g_frame):
-        galleries["camera-b"] = f"all of camera B ({n_b} photos, every identity)"
     index_cards = {ix["folder"]: ix for ix in ur.indexes(card)}
-    for ix in index_cards.values():
-        galleries[ix["folder"]] = f"index of {Path(ix.get('gallery', ix['folder'])).name} ({ix['count']:,} photos, {ix['backend']})"
+    galleries = ur.gallery_choices(ds, emb, index_cards)
     gallery = st.radio("Search in", list(galleries), format_func=galleries.get, horizontal=True, key="reid_gallery") \
         if len(galleries) > 1 else "split"
     if query is not None and gallery not in ("split", "camera-b"):
@@ -170,14 +156,7 @@ with tab_triplets:
     st.caption(search.SIMILARITY_MEANS.replace("each query", "each anchor"))
 
 with tab_cmc:
-    same_split = [c for c in cards if c["cross"] or c["split"]["name"] == split.name]
-    curves, rows = {}, []
-    for c in same_split:
-        r = ur.ranking(c["stem"], os.path.getmtime(c["stem"] + ".json"), str(ds.root), ds, split.name)
-        trained = f", trained on {c.get('dataset', '?')}" if c["cross"] else ""
-        name = f"{c['method']}{trained} ({c.get('saved', '')[:16]})"
-        curves[name] = r.cmc
-        rows.append({"model": name, **{k: round(v * 100, 1) for k, v in r.summary().items()}})
+    curves, rows = ur.cmc_comparison(cards, ds, split.name)
     if curves:
         st.plotly_chart(plots.cmc_curves(curves), key="cmc")
         st.dataframe(rows, hide_index=True)

@@ -1,15 +1,13 @@
 """Clustering & recommendations: BIC curve and k slider, groups, a user's recommendations, quality."""
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import artifacts, plots
+from core import artifacts, plots, recommended
 from core.clustering import pipeline
 from core.clustering.features import ProfileSpec
 from core.clustering.gmm import GMMSpec
 from core.errors import StudioError
 from ui import clustering as uc
-from ui import state
+from ui import datasets, state
 
 st.title(":material/movie: Clustering & recommendations")
 st.caption("Viewers are grouped by their taste in film genres with a Gaussian mixture model; each viewer "
@@ -23,9 +21,7 @@ PROFILES = {
 UNITS = {"share": "share of the user's ratings", "deviation": "stars above own average", "mean": "z-score"}
 
 # ------------------------------------------------------------------ data: the data folder, or an upload
-source, ml, error = state.load_dataset("ratings", pick=True)
-if error:
-    (st.warning if ml is not None else st.error)(error)
+source, ml = datasets.show("ratings", stop=False)       # own ratings can still be uploaded below
 data_id = f"{source.path}" if source is not None else ""
 with st.expander("Bring your own ratings (MovieLens format)"):
     c1, c2 = st.columns(2)
@@ -54,13 +50,15 @@ with st.expander("Model settings"):
                                    "(many more parameters, so BIC prefers fewer groups)")
     n_seeds = c2.selectbox("Seeds (BIC band)", [3, 5, 8], index=1, key="n_seeds")
     k_max = c3.selectbox("Largest k", [10, 15, 25], index=2, key="k_max")
+    course_ks, share_ks = recommended.bic_k_range(recommended.COURSE_PROFILE), recommended.bic_k_range()
     st.markdown(
         "**Why share of ratings?** The course described users by their mean rating per genre and put 0 "
         "where a user rated no film of a genre. Those zeros are not tastes, and after standardising they "
-        "form extra, degenerate directions: on MovieLens the BIC-best k then jumps between 13 and 25 "
-        "with the random seed. The share of a user's ratings per genre has no holes and one scale, and "
-        "its BIC minimum is stable (8 to 10 on MovieLens; the 4 planted groups on the demo data). The "
-        "band around the BIC curve shows how much the choice moves over seeds.")
+        "form extra, degenerate directions: on MovieLens the BIC-best k then moves between "
+        f"{course_ks[0]} and {course_ks[1]} with the random seed. The share of a user's ratings per genre has no "
+        f"holes and one scale, and its BIC minimum is stable ({share_ks[0]} to {share_ks[1]} on MovieLens; the 4 "
+        "planted groups on the demo data). The band around the BIC curve shows how much the choice moves over "
+        "seeds.")
 spec = PROFILES[choice]
 gmm_spec = GMMSpec(covariance, 3 if covariance != "full" else 1)
 profiles = uc.profiles(data_id, ml, spec)
@@ -76,7 +74,7 @@ if sweep is None:
         try:
             with artifacts.training_lock("clustering", state.model_dir()):
                 pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec,
-                                   progress=lambda f, t: bar.progress(f, text=f"Fitting {t}"))
+                                   progress=lambda e: bar.progress(e.fraction, text=f"Fitting {e.message}"))
         except StudioError as exc:
             st.error(str(exc))
             st.stop()
@@ -94,11 +92,8 @@ st.caption(f"BIC-best k = **{best}** (lowest mean BIC over {len(seeds)} seeds). 
            f"{sweep.seconds:.1f} s.")
 
 model = uc.model(str(folder), k)
-resp = model.responsibilities(profiles)
-hard = resp.argmax(1)
-sizes = pd.Series(np.bincount(hard, minlength=k)).rename_axis("group")
-raw = profiles.frame()
-means = raw.groupby(hard).mean().reindex(range(k))
+found = pipeline.groups(model, profiles)
+sizes, means, raw = found.sizes, found.means, profiles.frame()
 unit = UNITS[spec.kind] if spec != pipeline.COURSE_PROFILE else "mean rating (0 = unrated)"
 
 names = uc.names(str(folder), k, data_id, profiles)
@@ -140,12 +135,12 @@ if user_id not in set(known.tolist()):
                f"Known user ids run from {known.min()} to {known.max()} ({len(known):,} users).")
 else:
     row = profiles.row(user_id)
-    group = int(hard[row])
+    group, chance = found.of(row)
     label = plots.group_label(group, names)
-    st.markdown(f"User **{user_id}** belongs to group **{label}** with probability **{resp[row, group]:.0%}** "
+    st.markdown(f"User **{user_id}** belongs to group **{label}** with probability **{chance:.0%}** "
                 f"({int(sizes[group])} users in that group).")
     c1, c2 = st.columns([1, 2])
-    c1.plotly_chart(plots.membership(resp[row], names), key="membership")
+    c1.plotly_chart(plots.membership(found.resp[row], names), key="membership")
     c2.plotly_chart(plots.profile_vs_cluster(raw.iloc[row], means.loc[group], raw.mean(), unit,
                                              group=f"group {label}"), key="profile")
     st.caption("Left: how likely each group is for this user. Right: the user's taste (red) against the group's "
@@ -156,9 +151,8 @@ else:
     if how == "hybrid":
         if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_user"):
             table = uc.hybrid(str(folder), k, data_id, ml, profiles).recommend(user_id, n)
-            st.dataframe(table.assign(**{"liked by your group": (table["liked by your group"] * 100).round(0)})[
-                ["title", "genres", "why", "liked by your group"]].rename(
-                    columns={"liked by your group": "liked by the group (%)"}), hide_index=True)
+            st.dataframe(uc.recommendation_table(table, "liked by your group", ["title", "genres", "why"]),
+                         hide_index=True)
             st.caption("Each film's score blends what the user's group liked, films similar to those the user "
                        "rated highly, and popularity, with weights chosen on held-out ratings; *why* names the "
                        "part that lifted it most.")
@@ -168,10 +162,9 @@ else:
         if table.empty:
             st.info("No unseen movie has enough support in this user's group.")
         else:
-            table = table.assign(score=(table["score"] * 100).round(0)).rename(
-                columns={"score": "liked by the group (%)"})
-            st.dataframe(table[["title", "genres", "liked by the group (%)", "cluster raters",
-                                "cluster mean rating", "matching genres"]], hide_index=True)
+            st.dataframe(uc.recommendation_table(table, "score", ["title", "genres"],
+                                                 ["cluster raters", "cluster mean rating", "matching genres"]),
+                         hide_index=True)
             st.caption("Score: the share of the group (weighted by membership) that rated the film 4 stars or "
                        "more; films fewer than 3 group members rated are left out. Matching genres: the film's "
                        "genres in which this user is above the average user.")
@@ -199,7 +192,7 @@ if st.session_state.get("coldstart") == key or st.button(f"Evaluate for new user
                                                           key="coldstart_run"):
     st.session_state["coldstart"] = key
     bar = st.progress(0.0, text="Starting…")
-    cold = uc.coldstart(data_id, ml, k, spec, gmm_spec, lambda f, t: bar.progress(min(1.0, f), text=t))
+    cold = uc.coldstart(data_id, ml, k, spec, gmm_spec, lambda e: bar.progress(e.fraction, text=e.message))
     bar.empty()
     st.plotly_chart(plots.coldstart_curve(cold), key="coldstart_curve")
     st.caption("Each line: how often a method's 10 films are ones the new user later liked, by how many "

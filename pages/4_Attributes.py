@@ -9,21 +9,19 @@ from core import artifacts, plots, recommended
 from core.attributes import describe, splits
 from core.attributes import labels as L
 from core.attributes import train as A
+from core.attributes.search import rank_by_attributes
 from core.errors import StudioError
 from core.images import for_display, load_image
+from core.progress import Phases
 from ui import attributes as ua
-from ui import state
+from ui import datasets, state
 
 st.title(":material/checkroom: Attributes")
 st.caption("From one photo of a pedestrian, the probability of each attribute: gender, age group, clothing, "
            "carried things. A network pre-trained on ImageNet extracts features; one small head per attribute "
            "answers.")
 
-source, ds, error = state.load_dataset("attributes", pick=True)
-if error:
-    (st.warning if ds is not None else st.error)(error)
-if ds is None:
-    st.stop()
+source, ds = datasets.show("attributes")
 st.markdown(f"**Data:** {source.label} · {len(ds.frame):,} images · {ds.frame.person.nunique():,} persons")
 
 SPLITS = {"person-disjoint": "Person-disjoint (no person in two parts; the honest one)",
@@ -79,29 +77,14 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
         bar = st.progress(0.0, text="Starting…")
         try:
             with artifacts.training_lock("attributes", state.model_dir()):
-                def show(fraction, text):
-                    bar.progress(min(1.0, fraction), text=text)
-
                 stem = state.model_stem("attr", cfg.model_tag(epochs > 0), ds.name, split_kind)
+                show = Phases(A.phases(epochs > 0), lambda f, text: bar.progress(f, text=text))
                 model, report = A.train_and_save(ds, cfg, stem, epochs, progress=show)
             st.success(f"Trained and saved {stem.name}: mA {report['summary']['mA']:.1%} on the test images.")
         except StudioError as exc:
             st.error(str(exc))
 
-def label(c):
-    m = next(iter(c.get("metrics", {}).values()), {})
-    tuned = " · fine-tuned" if c.get("input") == "image" else ""
-    b = c["backbone"]
-    stripes = {"stripes": " + stripes", "stripes-mid": " + stripes + middle layers"}.get(b.get("pooling"), "")
-    stripes += " + neighbours" if c.get("neighbours") else ""
-    n = A.card_config(c)["ensemble"]              # a card from before ensembles: one set of heads
-    stripes += f" · {n} heads averaged" if n > 1 else ""
-    return (f"{b['name']} {b.get('height')}x{b.get('width')}{stripes}{tuned} · {c['split']['name']} · "
-            f"mA {m.get('mA', float('nan')):.1%} · "
-            f"{c.get('saved', '')[:16]}")
-
-
-card = state.pick_model(ua.saved_models(str(ds.root)), label, "attr_model",
+card = state.pick_model(ua.saved_models(str(ds.root)), ua.card_label, "attr_model",
                         "No saved attribute model for this data yet: train one above.")
 mtime = os.path.getmtime(card["stem"] + ".json")
 try:
@@ -179,13 +162,12 @@ with tab_search:
     wanted = st.multiselect("Find people with", model.attributes, default=model.attributes[:1],
                             format_func=names.get, key="search_attrs")
     if wanted:
-        joint = np.prod(np.stack([test_probs[a].to_numpy() for a in wanted]), axis=0)
-        top = np.argsort(-joint, kind="stable")[:12]
+        top, chance = rank_by_attributes(test_probs, wanted)
         cols = st.columns(6)
-        for k, i in enumerate(top):
+        for k, (i, p) in enumerate(zip(top, chance)):
             has = all(truth[i, model.attributes.index(a)] == 1 for a in wanted)
             cols[k % 6].image(load_image(test_frame.path[i]), width=90,
-                              caption=f"#{k + 1} · {joint[i]:.0%} {'✓' if has else '✗'}")
+                              caption=f"#{k + 1} · {p:.0%} {'✓' if has else '✗'}")
         st.caption("Ranked by the probability that the person has all the chosen attributes (the product of "
                    "their probabilities); ✓ when the ground truth has them all.")
 

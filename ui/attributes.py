@@ -58,3 +58,18 @@ def percent_columns(per):
     if "attribute" in out:
         out["attribute"] = [L.words(a) for a in out["attribute"]]
     return out
+
+
+def card_label(c: dict) -> str:
+    """A saved model in one line for the model choice: backbone, input, features, heads, split, mA, date."""
+    from core.attributes.config import card_config
+
+    m = next(iter(c.get("metrics", {}).values()), {})
+    tuned = " · fine-tuned" if c.get("input") == "image" else ""
+    b = c["backbone"]
+    stripes = {"stripes": " + stripes", "stripes-mid": " + stripes + middle layers"}.get(b.get("pooling"), "")
+    stripes += " + neighbours" if c.get("neighbours") else ""
+    n = card_config(c)["ensemble"]              # a card from before ensembles: one set of heads
+    stripes += f" · {n} heads averaged" if n > 1 else ""
+    return (f"{b['name']} {b.get('height')}x{b.get('width')}{stripes}{tuned} · {c['split']['name']} · "
+            f"mA {m.get('mA', float('nan')):.1%} · {c.get('saved', '')[:16]}")

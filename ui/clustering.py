@@ -109,6 +109,13 @@ def percent_table(table):
     return state.as_percent(table, PERCENT_COLUMNS)
 
 
+def recommendation_table(table, share: str, before: list[str], after: list[str] = ()):
+    """Recommended films for people: the columns ``before``, the group's share that liked each film
+    (``share``, a fraction) as "liked by the group (%)", then ``after``."""
+    liked = "liked by the group (%)"
+    return table.assign(**{liked: (table[share] * 100).round(0)})[list(before) + [liked] + list(after)]
+
+
 STARS = {1: "1 ★", 2: "2 ★", 3: "3 ★", 4: "4 ★", 5: "5 ★"}
 
 

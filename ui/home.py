@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import prepare, recommended
+from core import prepare, wording
 from core.errors import StudioError
-from ui import state
+from ui import datasets, state
 
 ICONS = {"reid": ":material/person_search:", "clustering": ":material/movie:", "attributes": ":material/checkroom:"}
 
@@ -22,7 +22,7 @@ def _loaded() -> dict:
     left out (``core.prepare`` then reports its reason)."""
     out = {}
     for kind in ("reid", "ratings", "attributes"):
-        source, data, _ = state.load_dataset(kind)
+        source, data, _ = datasets.load_dataset(kind)
         if data is not None:
             out[kind] = (source, data)
     return out
@@ -50,7 +50,7 @@ def _card(row: dict, page) -> None:
             st.markdown(":green-badge[:material/check: Ready]")
             st.metric(row["metric"], row["value"])
             st.markdown(row["headline"])
-            took = f" Trained in {recommended.minutes(row['seconds'])} here." if row.get("seconds") else ""
+            took = f" Trained in {wording.minutes(row['seconds'])} here." if row.get("seconds") else ""
             st.caption(f"Model: {row['model']}. Data: {row['dataset']}.{took}")
             st.page_link(page, label=f"Open {row['title']}", icon=":material/arrow_forward:")
         elif row["state"] == "failed":
@@ -59,7 +59,7 @@ def _card(row: dict, page) -> None:
         else:
             st.markdown(":orange-badge[:material/schedule: Not trained yet]")
             st.caption(f"Recommended model: {row['model']}. Data: {row['dataset']}. Expected training time: "
-                       f"{recommended.minutes(row['expected_s'] or 0)} on 2 cores.")
+                       f"{wording.minutes(row['expected_s'] or 0)} on 2 cores.")
             if row["system"] == "attributes" and not state.weights_status().ok:
                 st.warning("Needs Xception's ImageNet weights first: the sidebar says how to get them.",
                            icon=":material/warning:")
@@ -74,7 +74,7 @@ def _prepare(systems: list[str]) -> None:
     with st.status("Preparing the models…", expanded=True) as box:
         bar = st.progress(0.0, text="Starting…")
         try:
-            rows = prepare.run(_settings(), systems, progress=lambda f, t: bar.progress(min(1.0, f), text=t[:120]),
+            rows = prepare.run(_settings(), systems, progress=lambda e: bar.progress(e.fraction, text=e.message[:120]),
                                loaded=_loaded())
         except StudioError as exc:           # e.g. another session is training the same system
             box.update(label="Preparation stopped", state="error")
@@ -98,7 +98,7 @@ def dashboard(pages: dict) -> None:
         total = sum(r["expected_s"] or 0 for r in missing)
         c1, c2 = st.columns([3, 2], vertical_alignment="center")
         c1.markdown(f"**{len(missing)} of {len(rows)} systems have no trained model yet.** One click trains the "
-                    f"recommended model of each (expected: {recommended.minutes(total)} on 2 cores; the same as "
+                    f"recommended model of each (expected: {wording.minutes(total)} on 2 cores; the same as "
                     "`make models` on the command line). Models already trained are kept.")
         if c2.button("Prepare all models", type="primary", key="prepare_all"):
             _prepare([r["system"] for r in missing])

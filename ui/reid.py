@@ -1,6 +1,9 @@
 """Cached calls into core.reid for the Re-identification page."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import streamlit as st
 
 from core.reid import protocols, search
@@ -114,3 +117,31 @@ def result_grid(query, tiles: list, per_row: int = 5) -> None:
                 col.caption(caption)
             else:
                 col.image(image, caption=caption, width=80)
+
+
+def gallery_choices(ds, emb, index_cards: dict) -> dict[str, str]:
+    """Where an upload can be searched, in words: the test split's camera B, all of camera B where it holds
+    more (distractors too), and every gallery index made for the model (``index_cards``, by folder)."""
+    galleries = {"split": f"camera B of the test split ({len(emb.g_frame)} photos)"}
+    n_b = int((ds.frame.camera == 1).sum())
+    if n_b > len(emb.g_frame):
+        galleries["camera-b"] = f"all of camera B ({n_b} photos, every identity)"
+    for folder, ix in index_cards.items():
+        name = Path(ix.get("gallery", folder)).name
+        galleries[folder] = f"index of {name} ({ix['count']:,} photos, {ix['backend']})"
+    return galleries
+
+
+def cmc_comparison(cards: list[dict], ds, split_name: str) -> tuple[dict, list[dict]]:
+    """``(curves, rows)``: the CMC curve and the summary in percent of every saved model trained on this
+    split or on another dataset (cross-dataset), each named by method, where it was trained and when."""
+    curves, rows = {}, []
+    for c in cards:
+        if not (c["cross"] or c["split"]["name"] == split_name):
+            continue
+        r = ranking(c["stem"], os.path.getmtime(c["stem"] + ".json"), str(ds.root), ds, split_name)
+        trained = f", trained on {c.get('dataset', '?')}" if c["cross"] else ""
+        name = f"{c['method']}{trained} ({c.get('saved', '')[:16]})"
+        curves[name] = r.cmc
+        rows.append({"model": name, **{k: round(v * 100, 1) for k, v in r.summary().items()}})
+    return curves, rows

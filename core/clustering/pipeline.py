@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from .. import artifacts
 from ..datasets.movielens import MovieLens
@@ -35,8 +38,16 @@ def k_range(n_users: int, k_max: int = K_MAX) -> tuple[int, ...]:
     return tuple(range(1, min(k_max, n_users) + 1))
 
 
+# The version of the sweep's code: raise it when the same profiles, ks, seeds and settings would give other
+# mixtures (a sweep folder is named by all of these, so one made by older code is not read).
+SWEEP_VERSION = 2
+
+
 def sweep_folder(cache_dir, profiles: Profiles, ks, seeds, gmm_spec: GMMSpec) -> Path:
-    key = data_key(profiles.values, list(ks), list(seeds), asdict(gmm_spec), profiles.spec.to_dict())
+    """Where the sweep of these profiles, ks, seeds and settings is kept: named by all of them and by
+    ``SWEEP_VERSION``."""
+    key = data_key(profiles.values, list(ks), list(seeds), asdict(gmm_spec), profiles.spec.to_dict(),
+                   f"v{SWEEP_VERSION}")
     return Path(cache_dir) / "clustering" / key
 
 
@@ -138,3 +149,29 @@ def hybrid_recommender(ml: MovieLens, model: ClusterModel, profiles: Profiles, m
 
     return HybridRecommender(model, profiles, min_support=min_support,
                              names=group_names(model, profiles)).fit(ml.ratings, ml.movies)
+
+
+@dataclass
+class Groups:
+    """What a fitted mixture says of the users of ``profiles``: each user's membership probabilities
+    (``resp``, users x k), most likely group (``hard``), each group's size and its members' mean profile."""
+
+    resp: np.ndarray
+    hard: np.ndarray
+    sizes: pd.Series          # users per group, indexed 0..k-1 (empty groups: 0)
+    means: pd.DataFrame       # each group's mean profile (rows 0..k-1, NaN for an empty group), genres as columns
+
+    def of(self, row: int) -> tuple[int, float]:
+        """The group of the user at ``row`` of the profiles and the probability the model gives it."""
+        group = int(self.hard[row])
+        return group, float(self.resp[row, group])
+
+
+def groups(model: ClusterModel, profiles: Profiles) -> Groups:
+    """``Groups`` of the users of ``profiles`` under ``model``."""
+    resp = model.responsibilities(profiles)
+    k = resp.shape[1]
+    hard = resp.argmax(1)
+    sizes = pd.Series(np.bincount(hard, minlength=k)).rename_axis("group")
+    means = profiles.frame().groupby(hard).mean().reindex(range(k))
+    return Groups(resp, hard, sizes, means)

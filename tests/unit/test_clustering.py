@@ -188,3 +188,35 @@ def test_cli_commands_and_errors(tmp_path, capsys, cache_dir):
     report = tmp_path / "eval.json"
     assert cli.run(clustering_cli.main, ["evaluate", "--k", "4", "--json", str(report), *common]) == 0
     assert "item-kNN" in report.read_text()
+
+
+def test_groups_summarise_memberships_sizes_and_mean_profiles(demo_ml):
+    profiles = user_profiles(demo_ml.ratings, demo_ml.movies, ProfileSpec("share"))
+    model = fit_model(profiles, 4, GMMSpec(), seed=0)
+    g = pipeline.groups(model, profiles)
+    assert g.resp.shape == (len(profiles.users), 4) and np.allclose(g.resp.sum(1), 1)
+    assert g.sizes.sum() == len(profiles.users) and list(g.sizes.index) == [0, 1, 2, 3]
+    frame = profiles.frame()
+    for group in range(4):
+        members = frame[g.hard == group]
+        assert np.allclose(g.means.loc[group], members.mean()) and g.sizes[group] == len(members)
+    group, chance = g.of(0)
+    assert group == g.resp[0].argmax() and chance == pytest.approx(g.resp[0].max())
+    one = fit_model(profiles, 6, GMMSpec(), seed=0)
+    six = pipeline.groups(one, profiles)
+    empty = [k for k in range(6) if six.sizes[k] == 0]
+    assert all(six.means.loc[k].isna().all() for k in empty)        # an empty group has no mean, not zeros
+
+
+def test_a_sweep_folder_is_named_by_everything_that_decides_its_mixtures(tmp_path, monkeypatch):
+    profiles = user_profiles(RATINGS, MOVIES, ProfileSpec("share"))
+    base = pipeline.sweep_folder(tmp_path, profiles, range(1, 3), (0,), GMMSpec())
+    assert base == pipeline.sweep_folder(tmp_path, profiles, range(1, 3), (0,), GMMSpec())
+    others = {pipeline.sweep_folder(tmp_path, profiles, range(1, 4), (0,), GMMSpec()),
+              pipeline.sweep_folder(tmp_path, profiles, range(1, 3), (1,), GMMSpec()),
+              pipeline.sweep_folder(tmp_path, profiles, range(1, 3), (0,), GMMSpec("full")),
+              pipeline.sweep_folder(tmp_path, user_profiles(RATINGS, MOVIES, ProfileSpec("mean", "zero")),
+                                    range(1, 3), (0,), GMMSpec())}
+    monkeypatch.setattr(pipeline, "SWEEP_VERSION", pipeline.SWEEP_VERSION + 1)      # newer code: not read
+    others.add(pipeline.sweep_folder(tmp_path, profiles, range(1, 3), (0,), GMMSpec()))
+    assert base not in others and len(others) == 5
