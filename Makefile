@@ -4,11 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 DATA_DIR ?=
+# Xception's ImageNet no-top weights file, for machines that cannot download it (else Keras' cache or download)
+WEIGHTS ?= $(STUDIO_XCEPTION_WEIGHTS)
+# the presets make models and the app use where not the recommended ones (system=preset,...)
+PRESETS ?= $(STUDIO_PRESETS)
 ADDRESS ?= 127.0.0.1
 STREAMLIT_FLAGS := --server.address $(ADDRESS) --server.port $(PORT) --server.headless true \
 	--browser.gatherUsageStats false --server.fileWatcherType none
 
-.PHONY: run models test test-fast venv scale java chromium bench clean screenshots
+.PHONY: run models test test-fast lint venv test-deps scale java chromium bench clean screenshots readme
 
 venv: $(VENV)/.installed
 
@@ -16,6 +20,13 @@ $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# What the tests add (pytest, xdist, playwright, ruff): not needed to run the app.
+test-deps: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
 # The optional scale-out backends (Spark, FAISS): installed for the tests, not needed to run the app.
@@ -33,11 +44,11 @@ java:
 	fi
 
 run: venv
-	STUDIO_DATA_DIR="$(DATA_DIR)" $(PY) -m streamlit run app.py $(STREAMLIT_FLAGS)
+	STUDIO_DATA_DIR="$(DATA_DIR)" STUDIO_XCEPTION_WEIGHTS="$(WEIGHTS)" STUDIO_PRESETS="$(PRESETS)" $(PY) -m streamlit run app.py $(STREAMLIT_FLAGS)
 
 # The recommended model of each system on the data folder, in one go (resumable: what exists is kept).
 models: venv
-	STUDIO_DATA_DIR="$(DATA_DIR)" $(PY) -m core prepare
+	STUDIO_DATA_DIR="$(DATA_DIR)" STUDIO_XCEPTION_WEIGHTS="$(WEIGHTS)" STUDIO_PRESETS="$(PRESETS)" $(PY) -m core prepare
 
 # Debian's chromium for the browser tests (Playwright's own browser download fails on these machines).
 chromium:
@@ -46,14 +57,23 @@ chromium:
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; fi; \
 	fi
 
-test: venv scale java chromium
+test: test-deps scale java chromium lint
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
-test-fast: venv scale
+test-fast: test-deps scale lint
 	$(PY) -m pytest -q -n 2 --dist loadfile tests -m "not e2e"
 
+# ruff (pyproject.toml): pyflakes, pycodestyle, import order, bugbear; and the README's measured tables
+# must be those the results give (python -m bench.report --check)
+lint: test-deps
+	$(PY) -m ruff check .
+
+# The README's measured tables, regenerated from bench/results/*.json
+readme: venv
+	$(PY) -m bench.report --readme
+
 # The README's pictures: the browser journeys, saving what they end on (demo data, 1400 px wide).
-screenshots: venv chromium
+screenshots: test-deps chromium
 	STUDIO_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/e2e/test_browser.py tests/e2e/test_presenter.py
 
 bench: venv

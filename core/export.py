@@ -42,7 +42,8 @@ def onnx_outputs(path, batch: np.ndarray) -> dict[str, np.ndarray]:
     try:
         import onnxruntime as ort
     except ImportError:
-        raise StudioError("onnxruntime is not installed (they are in requirements.txt: pip install -r requirements.txt)") from None
+        raise StudioError("onnxruntime is not installed (it is in requirements.txt: "
+                          "pip install -r requirements.txt)") from None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     values = session.run(names, {session.get_inputs()[0].name: batch.astype(np.float32)})
@@ -73,7 +74,8 @@ def export(net, out_dir, name: str, card: dict, seed: int = 0) -> Path:
     try:
         import tf2onnx  # noqa: F401
     except ImportError:
-        raise StudioError("ONNX export needs tf2onnx and onnxruntime (they are in requirements.txt: pip install -r requirements.txt)") from None
+        raise StudioError("ONNX export needs tf2onnx and onnxruntime (they are in requirements.txt: "
+                          "pip install -r requirements.txt)") from None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     height, width = (int(v) for v in net.input_shape[1:3])

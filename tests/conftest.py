@@ -22,6 +22,9 @@ if _weights.is_file():
     os.environ.setdefault("STUDIO_XCEPTION_WEIGHTS", str(_weights))
 os.environ.pop("STUDIO_DATA_DIR", None)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+# Tests that build Xception need its ImageNet weights (../shared/weights here; skipped where absent).
+needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -62,3 +65,48 @@ def write_image(path: Path, h: int = 32, w: int = 16, seed: int = 0, ext: str | 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path, format=ext)
     return path
+
+
+# ------------------------------------------------------------------ small models, trained once and shared
+# Trained once per test process (pytest-xdist runs two) on the demo data and copied where a test wants one:
+# the pages and CLIs under test only load them. Training itself is tested in tests/unit.
+SMALL_REID = "reid-lomo-xqda-demo_pedestrians-course"          # the names the pages give them
+SMALL_ATTR = "attr-xception-demo_pedestrians-random-image"
+
+
+def copy_model(stem: Path, dest: Path) -> Path:
+    """The files of the model saved at ``stem`` (card, arrays, network) copied to ``dest`` (a stem)."""
+    import shutil
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for ext in (".npz", ".keras", ".json"):                      # the card last, as saving does
+        src = stem.with_name(stem.name + ext)
+        if src.is_file():
+            shutil.copyfile(src, dest.with_name(dest.name + ext))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def small_reid_model(tmp_path_factory, demo_dir) -> Path:
+    """LOMO + XQDA on the demo's course split (seconds to train)."""
+    from core.datasets import catalog, splits
+    from core.reid import train as T
+
+    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
+    stem = tmp_path_factory.mktemp("small-models") / SMALL_REID
+    T.train(ds, splits.course_split(ds.pids), T.TrainConfig("lomo-xqda")).save(stem)
+    return stem
+
+
+@pytest.fixture(scope="session")
+def small_attr_model(tmp_path_factory, demo_dir) -> Path:
+    """Heads on the demo's 128 x 64 Xception features, 3 epochs, random image split (needs the weights)."""
+    if not os.environ.get("STUDIO_XCEPTION_WEIGHTS"):
+        pytest.skip("no Xception weights file")
+    from core.attributes import train as A
+    from core.datasets import catalog
+
+    ds = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
+    stem = tmp_path_factory.mktemp("small-models") / SMALL_ATTR
+    A.train(ds, A.AttrConfig(epochs=3))[0].save(stem)
+    return stem

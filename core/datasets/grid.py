@@ -42,7 +42,7 @@ def load(root, name: str | None = None) -> ReidDataset:
     rows, skipped = [], 0
     for camera, side in enumerate(("probe", "gallery")):
         # a distractor has no query: person 0000 only in the gallery
-        found, n_skipped = named_images(base / side, NAME, lambda m: camera == 1 or m.group(1) != DISTRACTOR)
+        found, n_skipped = named_images(base / side, NAME, lambda m, camera=camera: camera == 1 or m.group(1) != DISTRACTOR)
         skipped += n_skipped
         rows += [(str(path.resolve()), m.group(1), camera, "", int(m.group(2)), "") for path, m in found]
     if not rows:

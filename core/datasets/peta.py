@@ -101,7 +101,7 @@ def load_peta(root, subsets: list[str] | None = None, name: str = "PETA") -> Att
     if subsets is not None:
         found = [f for f in found if f[0] in set(subsets)]
     rows, problems, attributes = [], [], set()
-    for subset, folder, sub in found:
+    for subset, folder, _sub in found:
         if folder is None:
             problems.append(f"{subset}: no archive/{LABEL_FILE}, subset skipped")
             continue

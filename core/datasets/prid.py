@@ -6,12 +6,12 @@
     prid_2011/single_shot/cam_b/person_0001.png … person_0749.png
 
 (or the ``single_shot`` folder itself), or as PETA ships it (``PETA dataset/PRID/archive/``): one flat folder
-of ``NNNN_a.png`` (camera A) and ``NNNN_b.png`` (camera B), the same persons and numbers, 385 and 749
-images (PETA's ``Label.txt`` beside them is ignored here). ``person_NNNN`` / ``NNNN`` is the identity; persons 1-200 are seen by both
-cameras, the others by one camera only. The field's protocol (:func:`core.reid.protocols`): half of the
-persons seen by both cameras train (100 of 200); the queries are the other half's camera-A images; the
-gallery is their camera-B images plus every camera-B-only person as a distractor (549 in PRID 2011);
-10 seeded random splits, averaged.
+of ``NNNN_a.png`` (camera A) and ``NNNN_b.png`` (camera B), the same persons and numbers, 385 and 749 images
+(PETA's ``Label.txt`` beside them is ignored here). ``person_NNNN`` / ``NNNN`` is the identity; persons 1-200
+are seen by both cameras, the others by one camera only. The field's protocol (:func:`core.reid.protocols`):
+half of the persons seen by both cameras train (100 of 200); the queries are the other half's camera-A images;
+the gallery is their camera-B images plus every camera-B-only person as a distractor (549 in PRID 2011); 10
+seeded random splits, averaged.
 """
 from __future__ import annotations
 

@@ -28,8 +28,19 @@ import pandas as pd
 
 from ..errors import DataError
 from .base import require_dir
-from .movielens import (NO_GENRES, RATINGS_COLUMNS, RATINGS_DTYPES, MovieLens, checked_ratings, decode, fast_table,
-                        from_frames, movies_frame, numeric_ratings, read_bytes)
+from .movielens import (
+    NO_GENRES,
+    RATINGS_COLUMNS,
+    RATINGS_DTYPES,
+    MovieLens,
+    checked_ratings,
+    decode,
+    fast_table,
+    from_frames,
+    movies_frame,
+    numeric_ratings,
+    read_bytes,
+)
 
 # u.genre's order, for a 100K folder without u.genre (it ships with one).
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",

@@ -7,13 +7,11 @@ import shutil
 
 import pytest
 
-from core.datasets import catalog, splits
-from core.reid import train as T
 from tests import corpus
 from tests.app.helpers import open_page
+from tests.conftest import SMALL_ATTR, SMALL_REID, copy_model, needs_weights
 
 REID, ATTR, CLUSTER = "pages/2_Re-identification.py", "pages/4_Attributes.py", "pages/3_Clustering.py"
-needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
 
 
 def snapshot(*folders) -> dict:
@@ -22,20 +20,15 @@ def snapshot(*folders) -> dict:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, demo_dir):
+def model_dir(tmp_path_factory, request, small_reid_model):
     """A model folder with a LOMO + XQDA re-ID model (named as the page names it) and, with weights,
     an attribute model."""
     mp = pytest.MonkeyPatch()
     path = tmp_path_factory.mktemp("models")
     mp.setenv("STUDIO_MODEL_DIR", str(path))
-    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
-    T.train(ds, splits.course_split(ds.pids), T.TrainConfig("lomo-xqda")).save(
-        path / "reid-lomo-xqda-demo_pedestrians-course")
+    copy_model(small_reid_model, path / SMALL_REID)
     if os.environ.get("STUDIO_XCEPTION_WEIGHTS"):
-        from core.attributes import train as A
-
-        attrs = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
-        A.train(attrs, A.AttrConfig(epochs=3))[0].save(path / "attr-xception-demo_pedestrians-random-image")
+        copy_model(request.getfixturevalue("small_attr_model"), path / SMALL_ATTR)
     yield path
     mp.undo()
 

@@ -3,8 +3,8 @@ import base64
 import json
 
 import numpy as np
-
 import pytest
+
 from tests.app.helpers import open_page
 
 PAGE = "pages/3_Clustering.py"

@@ -1,6 +1,7 @@
 """AppTest: datasets in other published layouts, found by content and chosen on the pages; a model
 trained on one dataset searched on another (cross-dataset)."""
 import pytest
+
 from tests import layouts as L
 from tests.app.helpers import open_page
 

@@ -3,6 +3,8 @@ import os
 
 import pytest
 
+from tests.conftest import SMALL_ATTR, SMALL_REID, copy_model, needs_weights
+
 from .server import CHROMIUM, CHROMIUM_ARGS, clustering_slider, streamlit_server
 
 pytestmark = pytest.mark.e2e
@@ -32,10 +34,16 @@ def snap(page, name: str, tmp_path, height: int = 1600) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(cache_dir):
+def server(cache_dir, tmp_path_factory, request, small_reid_model):
+    """A live server whose model folder holds the small shared models (training through the Train button is
+    the AppTests' job: tests/app)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
-    with streamlit_server() as url:
+    models = tmp_path_factory.mktemp("browser-models")
+    copy_model(small_reid_model, models / SMALL_REID)
+    if os.environ.get("STUDIO_XCEPTION_WEIGHTS"):
+        copy_model(request.getfixturevalue("small_attr_model"), models / SMALL_ATTR)
+    with streamlit_server({"STUDIO_MODEL_DIR": str(models)}) as url:
         yield url
 
 
@@ -110,13 +118,8 @@ def test_reid_upload_shows_ten_ranked_results(page, server, tmp_path, demo_dir):
 
     page.goto(server + "/reid")
     expect(page.get_by_role("heading", name="Re-identification")).to_be_visible(timeout=LONG)
-    model_box = page.get_by_text("Model", exact=True)
-    no_model = page.get_by_text("No saved model for this data yet")
-    expect(model_box.or_(no_model)).to_be_visible(timeout=LONG)
-    if no_model.is_visible():
-        page.get_by_text("LOMO colour/texture stripes with an XQDA metric", exact=False).click()   # the fastest
-        page.get_by_role("button", name="Train", exact=True).click()
-        expect(page.get_by_text("Trained and saved reid-lomo-xqda")).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("Model", exact=True)).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("No saved model for this data yet")).to_have_count(0)
     expect(page.get_by_text("True match at rank")).to_be_visible(timeout=LONG)    # a camera-A query first
     # a photo of a test person from camera A, as a user would have it: a larger JPEG
     source = sorted((demo_dir / "VIPeR" / "cam_a").glob("25*_*.png"))[0]
@@ -162,17 +165,12 @@ def test_reid_map_shows_a_photo_on_hover(page, server, tmp_path):
     snap(page, "reid-map", tmp_path, 1250)
 
 
-@pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+@needs_weights
 def test_attributes_upload_shows_probability_bars(page, server, demo_dir, tmp_path):
     page.goto(server + "/attributes")
     expect(page.get_by_role("heading", name="Attributes")).to_be_visible(timeout=LONG)
-    no_model = page.get_by_text("No saved attribute model")
-    model_box = page.get_by_text("Model", exact=True)
-    expect(no_model.or_(model_box)).to_be_visible(timeout=LONG)
-    if no_model.is_visible():
-        page.get_by_text("Xception at 128 x 64, global average features, heads only", exact=False).click()
-        page.get_by_role("button", name="Train", exact=True).click()
-        expect(page.get_by_text("Trained and saved attr-xception")).to_be_visible(timeout=300_000)
+    expect(page.get_by_text("Model", exact=True)).to_be_visible(timeout=LONG)
+    expect(page.get_by_text("No saved attribute model")).to_have_count(0)
     photo = next((demo_dir / "VIPeR" / "cam_b").glob("001_*.png"))
     page.locator("input[type=file]").first.set_input_files(str(photo))
     expect(page.get_by_text(f"Attributes of {photo.name}")).to_be_visible(timeout=LONG)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.datasets import catalog, splits
 from core.reid import train as T
+from tests.conftest import SMALL_ATTR, SMALL_REID, copy_model
 
 from .server import CHROMIUM, CHROMIUM_ARGS, clustering_slider, streamlit_server
 
@@ -21,22 +21,17 @@ SESSIONS = 5
 MAX_REQUESTS = 250        # per page visit (one visit loads about 170: scripts, styles, images); a page
                           # that keeps reloading itself would exceed it
 HAS_WEIGHTS = bool(os.environ.get("STUDIO_XCEPTION_WEIGHTS"))
-REID_STEM = "reid-lomo-xqda-demo_pedestrians-course"
-ATTR_STEM = "attr-xception-demo_pedestrians-random-image"
+REID_STEM, ATTR_STEM = SMALL_REID, SMALL_ATTR
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, demo_dir):
+def models(tmp_path_factory, request, small_reid_model):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
     path = tmp_path_factory.mktemp("shared-models")
-    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
-    T.train(ds, splits.course_split(ds.pids), T.TrainConfig("lomo-xqda")).save(path / REID_STEM)
+    copy_model(small_reid_model, path / REID_STEM)
     if HAS_WEIGHTS:
-        from core.attributes import train as A
-
-        attrs = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
-        A.train(attrs, A.AttrConfig(epochs=3))[0].save(path / ATTR_STEM)
+        copy_model(request.getfixturevalue("small_attr_model"), path / ATTR_STEM)
     return path
 
 
@@ -92,7 +87,7 @@ def test_five_sessions_at_once(models, tmp_path):
 
         # meanwhile every other session works: searches, slider moves, attribute predictions
         others = pages[2:]
-        for i, p in enumerate(others, start=2):
+        for p in others:
             p.goto(url + "/clustering")
         targets = {}
         for i, p in enumerate(others, start=2):
@@ -108,7 +103,7 @@ def test_five_sessions_at_once(models, tmp_path):
         for i, p in enumerate(others, start=2):
             expect(p.get_by_text(f"Users per group (k = {targets[i]})")).to_be_visible(timeout=LONG)
             expect(p.get_by_text(f"chosen k = {targets[i]}")).to_be_visible(timeout=LONG)
-        for i, p in enumerate(others, start=2):
+        for p in others:
             p.goto(url + "/reid")
         for i, p in enumerate(others, start=2):
             expect(p.locator("input[type=file]").first).to_be_attached(timeout=LONG)
@@ -116,7 +111,7 @@ def test_five_sessions_at_once(models, tmp_path):
         for p in others:
             expect(p.get_by_text(re.compile(r"^#\d+ id "))).to_have_count(10, timeout=LONG)
         if HAS_WEIGHTS:
-            for i, p in enumerate(others, start=2):
+            for p in others:
                 p.goto(url + "/attributes")
             for i, p in enumerate(others, start=2):
                 expect(p.locator("input[type=file]").first).to_be_attached(timeout=LONG)

@@ -8,14 +8,19 @@ import sys
 
 import pytest
 
+from tests.conftest import needs_weights
+
 from .server import CHROMIUM, CHROMIUM_ARGS, PROJECT, streamlit_server
 from .test_browser import LONG, snap
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")]
+              needs_weights]
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
+# The fast presets: prepare, the dashboard and the pages take the same path whatever the preset (the
+# recommended ones are trained by prepare's own tests); make screenshots prepares the recommended ones.
+FAST = "" if os.environ.get("STUDIO_SCREENSHOT_DIR") else "reid=lomo-xqda,attributes=heads-128"
 RAW = re.compile(r"\d\.\d{3,}|\d[eE][+-]\d|\bd=|\blogit")      # what a person must not read
 
 
@@ -24,7 +29,7 @@ def prepared(tmp_path_factory, cache_dir, demo_dir):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
     models = tmp_path_factory.mktemp("presenter-models")
-    env = {**os.environ, "STUDIO_MODEL_DIR": str(models)}
+    env = {**os.environ, "STUDIO_MODEL_DIR": str(models), "STUDIO_PRESETS": FAST}
     env.pop("STUDIO_DATA_DIR", None)
     done = subprocess.run([sys.executable, "-m", "core", "prepare"], cwd=PROJECT, env=env, capture_output=True,
                           text=True, timeout=1800)
@@ -42,7 +47,7 @@ def main_text(page) -> str:
 
 def test_presenter_path(prepared, tmp_path, demo_dir):
     log_path = tmp_path / "server.log"
-    with streamlit_server({"STUDIO_MODEL_DIR": str(prepared)}, log_path=log_path) as url, \
+    with streamlit_server({"STUDIO_MODEL_DIR": str(prepared), "STUDIO_PRESETS": FAST}, log_path=log_path) as url, \
             playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

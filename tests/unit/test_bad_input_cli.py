@@ -10,15 +10,10 @@ import pytest
 
 from core import cli
 from core.attributes import __main__ as attr_cli
-from core.attributes import train as A
 from core.clustering import __main__ as clu_cli
-from core.datasets import catalog
 from core.reid import __main__ as reid_cli
-from core.reid import train as T
 from tests import corpus
-from tests.conftest import PROJECT
-
-needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+from tests.conftest import PROJECT, copy_model, needs_weights
 
 
 def snapshot(*folders) -> dict:
@@ -49,23 +44,13 @@ def models_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reid_model(demo_dir, models_dir):
-    ds = catalog.load(catalog.Source("reid", demo_dir / "VIPeR", True))
-    from core.datasets import splits
-
-    stem = models_dir / "reid-lomo"
-    T.train(ds, splits.course_split(ds.pids), T.TrainConfig("lomo-xqda")).save(stem)
-    return str(stem)
+def reid_model(small_reid_model, models_dir):
+    return str(copy_model(small_reid_model, models_dir / "reid-lomo"))
 
 
 @pytest.fixture(scope="module")
-def attr_model(demo_dir, models_dir):
-    if not os.environ.get("STUDIO_XCEPTION_WEIGHTS"):
-        pytest.skip("no Xception weights file")
-    ds = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
-    stem = models_dir / "attr"
-    A.train(ds, A.AttrConfig(epochs=3))[0].save(stem)
-    return str(stem)
+def attr_model(small_attr_model, models_dir):
+    return str(copy_model(small_attr_model, models_dir / "attr"))
 
 
 def image_file(tmp_path, case):

@@ -48,7 +48,7 @@ def test_demo_taste_groups_are_planted(demo_dir):
     joined = ratings.merge(movies, on="movieId").merge(groups, on="userId")
     for group, liked in demo.TASTE_GROUPS.items():
         rows = joined[joined.group == group]
-        hit = rows.genres.str.split("|").map(lambda gl: bool(set(gl) & set(liked)))
+        hit = rows.genres.str.split("|").map(lambda gl, liked=liked: bool(set(gl) & set(liked)))
         assert rows[hit].rating.mean() > rows[~hit].rating.mean() + 0.4
         assert hit.mean() > 0.6
 

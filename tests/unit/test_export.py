@@ -1,9 +1,7 @@
 """Export: ONNX (checked with ONNX Runtime against Keras within 1e-4 on real images) and SavedModel."""
 import json
-import os
 
 import numpy as np
-import pytest
 
 from core import cli, export
 from core.attributes import __main__ as attr_cli
@@ -12,8 +10,7 @@ from core.datasets import catalog, splits
 from core.images import load_image, resize
 from core.reid import __main__ as reid_cli
 from core.reid import train as T
-
-needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+from tests.conftest import copy_model, needs_weights
 
 
 def person_batch(demo_dir, height, width, n=8) -> np.ndarray:
@@ -51,10 +48,8 @@ def test_non_deep_and_broken_models_are_refused(demo_dir, tmp_path, capsys):
 
 
 @needs_weights
-def test_attribute_model_exports_images_to_probabilities(demo_dir, tmp_path):
-    ds = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
-    model, _ = A.train(ds, A.AttrConfig(epochs=3))
-    model.save(tmp_path / "a")
+def test_attribute_model_exports_images_to_probabilities(demo_dir, tmp_path, small_attr_model):
+    model = A.load(copy_model(small_attr_model, tmp_path / "a"))
     out = tmp_path / "export"
     assert cli.run(attr_cli.main, ["export", "--model", str(tmp_path / "a"), "--out", str(out)]) == 0
     card = json.loads((out / "a.export.json").read_text())

@@ -15,6 +15,7 @@ from core.errors import DataError, StudioError
 from core.reid import __main__ as reid_cli
 from core.reid import evaluation, protocols
 from tests import layouts as L
+from tests.conftest import needs_weights
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +325,7 @@ def test_the_same_ratings_in_every_layout_give_the_same_profiles_and_results(dem
     assert tables[0] == tables[1] and len(tables[0]) >= 4 and all("P@10" in row for row in tables[0])
 
 
-@pytest.mark.skipif(not __import__("os").environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")
+@needs_weights
 def test_pa100k_trains_and_evaluates_on_its_published_split_from_the_cli(tmp_path, capsys):
     from core.attributes import __main__ as attr_cli
 
