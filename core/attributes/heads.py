@@ -28,7 +28,7 @@ PHASES = {"features": (0.0, 0.85), "heads": (0.85, 0.95), "votes": (0.95, 1.0)}
 def targets(Y: np.ndarray, attributes, binary, groups, idx):
     t = {a: Y[idx, attributes.index(a)][:, None] for a in binary}
     for g, members in groups.items():
-        t[g] = L.grouptargets(Y[idx], attributes, members)
+        t[g] = L.group_targets(Y[idx], attributes, members)
     return t
 
 

@@ -508,3 +508,32 @@ def test_a_saved_models_label_says_what_it_is():
                                 "mA 68.3% · 2026-12-06T05:00")
     old = {**card, "config": {}, "input": "image", "neighbours": None}          # a card from before ensembles
     assert card_label(old).startswith("xception 256x128 + stripes · fine-tuned · ")
+
+
+def test_heads_with_an_exclusive_group_train_on_given_features_and_round_trip(tmp_path):
+    """Age is one softmax head over its four classes + none (the demo data has no age, so this generated
+    set has): the heads learn it from features that carry it, and a saved model answers the same."""
+    from core.datasets.attributes import AttributeDataset
+
+    rng = np.random.default_rng(0)
+    n = 400
+    age = rng.integers(0, 5, n)                                      # 4: none of the four groups
+    male = rng.integers(0, 2, n).astype(np.float32)
+    frame = pd.DataFrame({"path": [f"/nowhere/{i}.png" for i in range(n)], "subset": "gen",
+                          "pid": [str(i) for i in range(n)], "person": [f"gen/{i}" for i in range(n)],
+                          "personalMale": male})
+    for j, a in enumerate(L.GROUPS["age"]):
+        frame[a] = (age == j).astype(np.float32)
+    frame.loc[:9, "personalLess30"] = np.nan                         # unknown labels are masked out
+    ds = AttributeDataset("generated", tmp_path, frame, ["personalMale", *L.GROUPS["age"]])
+    features = np.concatenate([np.eye(5)[age] * 3, male[:, None] * 3, rng.normal(0, 1, (n, 10))], 1)
+    model, report = A.train(ds, A.AttrConfig(epochs=60, split="random-image"), features=features.astype(np.float32))
+    assert model.groups == {"age": L.GROUPS["age"]} and model.binary == ["personalMale"]
+    probs = report["probabilities"]
+    assert {"age: none", *L.GROUPS["age"]} <= set(probs.columns)
+    assert np.allclose(probs[[*L.GROUPS["age"], "age: none"]].sum(1), 1, atol=1e-4)
+    assert report["summary"]["mA"] > 0.9, report["summary"]
+    model.save(tmp_path / "m")
+    again = A.load(tmp_path / "m")
+    test = report["split"].test
+    assert np.abs(again.probabilities(features[test].astype(np.float32)).to_numpy() - probs.to_numpy()).max() < 1e-5
