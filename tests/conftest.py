@@ -22,6 +22,12 @@ if _weights.is_file():
     os.environ.setdefault("STUDIO_XCEPTION_WEIGHTS", str(_weights))
 os.environ.pop("STUDIO_DATA_DIR", None)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# As many test processes as cores (pytest-xdist's -n 2 on 2 cores): each computes on one thread, so that
+# TensorFlow's and BLAS's pools do not spin against the other process's (and the servers and CLIs they
+# start inherit it). A test that needs more threads asks for them (threadpoolctl).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) >= (os.cpu_count() or 1):
+    for _var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ[_var] = "1"
 
 # Tests that build Xception need its ImageNet weights (../shared/weights here; skipped where absent).
 needs_weights = pytest.mark.skipif(not os.environ.get("STUDIO_XCEPTION_WEIGHTS"), reason="no Xception weights file")

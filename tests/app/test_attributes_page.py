@@ -138,7 +138,7 @@ def test_custom_settings_reach_training(trained, recorded):
 
 
 def test_a_fine_tuned_model_is_listed_and_used(trained, demo_dir):
-    """A fine-tuned model with neighbour votes (trained here in core, on a third of the demo's images, so
+    """A fine-tuned model with neighbour votes (trained here in core, on a quarter of the demo's images, so
     that the page's own scoring of the test images runs through its network): listed, scored, answering."""
     from dataclasses import replace
 
@@ -146,7 +146,7 @@ def test_a_fine_tuned_model_is_listed_and_used(trained, demo_dir):
     from core.datasets import catalog
 
     ds = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
-    few = replace(ds, frame=ds.frame.iloc[:200].reset_index(drop=True))
+    few = replace(ds, frame=ds.frame.iloc[:150].reset_index(drop=True))
     cfg = A.AttrConfig(epochs=4, neighbours=True, split="random-image")
     stem = config.model_dir() / "attr-xception-finetuned-demo_pedestrians-random-image"
     A.train_and_save(few, cfg, stem, finetune_epochs=1)

@@ -94,6 +94,15 @@ def demo_attrs(demo_dir):
     return catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
 
 
+@pytest.fixture(scope="module")
+def half_attrs(demo_attrs):
+    """Half of the demo's images (its first 300): for the tests whose cost is Xception over every image
+    (maps of three views, networks through all of Xception), not the heads."""
+    from dataclasses import replace
+
+    return replace(demo_attrs, frame=demo_attrs.frame.iloc[:300].reset_index(drop=True))
+
+
 @needs_weights
 def test_short_run_beats_majority_and_round_trips(demo_attrs, tmp_path):
     model, report = A.train(demo_attrs, A.AttrConfig(epochs=40))
@@ -222,7 +231,7 @@ def test_exit_maps_cache_the_frozen_layers_and_give_the_pooled_features(demo_att
 
 
 @needs_weights
-def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(demo_attrs, tmp_path):
+def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(half_attrs, tmp_path):
     """stripes-mid (the last map's and the middle map's stripes; "stripes" is its first part, and both share
     backbones.pool_layers, tested on its own): cached features, the image network and the maps agree."""
     from core import backbones
@@ -231,9 +240,9 @@ def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(d
     cfg = A.AttrConfig(epochs=2, pooling=pooling)
     assert cfg.tag == f"xception-{pooling}" and A.AttrConfig(height=256, width=128).tag == "xception-256x128"
     assert A.AttrConfig(pooling=pooling, head_hidden=1024, head_dropout=0.3).tag == f"xception-{pooling}-h1024-d30"
-    model, _ = A.train(demo_attrs, cfg, cache_dir=tmp_path)
+    model, _ = A.train(half_attrs, cfg, cache_dir=tmp_path)
     assert model.heads.input_shape[-1] == dim                 # global + 4 stripes (of the last and middle maps)
-    images = [load_image(p) for p in demo_attrs.frame.path[:6]]
+    images = [load_image(p) for p in half_attrs.frame.path[:6]]
     cached = model.predict_images(images)                     # FeatureCache (numpy pooling) + heads
     net = model.image_network()                               # one Keras model (Keras pooling layers)
     batch = np.stack([resize(im, 128, 64) for im in images]).astype(np.float32)
@@ -245,8 +254,8 @@ def test_stripe_pooling_is_the_same_in_the_feature_cache_and_the_image_network(d
     direct = np.asarray(features.predict(batch, verbose=0)[A.FEATURES])
     assert np.abs(direct - model.features(images)).max() <= 1e-5 * np.abs(direct).max()
     # the same features from the frozen layers' cached maps (what fine-tuning and the benchmark use)
-    pooled = A.dataset_features(demo_attrs, cfg, cache_dir=tmp_path)[:6]
-    from_maps = A.features_from_maps(A.exit_maps(demo_attrs, cfg, np.arange(6), cache_dir=tmp_path), cfg)
+    pooled = A.dataset_features(half_attrs, cfg, cache_dir=tmp_path)[:6]
+    from_maps = A.features_from_maps(A.exit_maps(half_attrs, cfg, np.arange(6), cache_dir=tmp_path), cfg)
     assert from_maps.shape == (6, dim) and np.abs(from_maps - pooled).max() <= 1e-2 * np.abs(pooled).max()
     with pytest.raises(StudioError, match="divisible by 4"):
         A.AttributeModel(model.heads, {**model.card, "backbone": {**model.card["backbone"], "height": 96}}).image_network()
@@ -408,7 +417,7 @@ def test_camera_view_is_another_look_at_the_same_image():
 
 
 @needs_weights
-def test_finetuning_from_a_middle_block_with_votes_camera_views_and_mirror_round_trips(demo_attrs, tmp_path):
+def test_finetuning_from_a_middle_block_with_votes_camera_views_and_mirror_round_trips(half_attrs, tmp_path):
     """Fine-tuning from block12 (middle flow) on the maps entering it, with a third, camera view cached and
     neighbour votes on the fine-tuned features: what fine-tuning moved, and the saved network through all
     of Xception (image and mirror) gives the fine-tuning's own scores. (One test for the exit flow's
@@ -416,7 +425,7 @@ def test_finetuning_from_a_middle_block_with_votes_camera_views_and_mirror_round
     from core import backbones
 
     cfg = A.AttrConfig(epochs=10, camera_views=True, seed=1, pooling="stripes-mid", neighbours=True)
-    tuned, report = A.train_finetuned(demo_attrs, cfg, epochs=2, cache_dir=tmp_path, from_block="block12")
+    tuned, report = A.train_finetuned(half_attrs, cfg, epochs=2, cache_dir=tmp_path, from_block="block12")
     card = tuned.card
     names = sorted(p.name for p in (tmp_path / "features").iterdir())
     assert any(n.startswith("xception-128x64-block12-camera") for n in names), names
@@ -436,7 +445,7 @@ def test_finetuning_from_a_middle_block_with_votes_camera_views_and_mirror_round
         assert (np.abs(before - after).max() > 0) == moved, name
     tuned.save(tmp_path / "ft")
     again = A.load(tmp_path / "ft")
-    paths = list(demo_attrs.frame.path.to_numpy()[report["split"].test[:8]])
+    paths = list(half_attrs.frame.path.to_numpy()[report["split"].test[:8]])
     # the saved network (image and mirror through all of Xception) = the fine-tuning's own scoring (cached maps)
     assert np.abs(again.predict_paths(paths).to_numpy() - report["probabilities"].iloc[:8].to_numpy()).max() < 5e-3
     image = load_image(paths[0])
@@ -447,7 +456,7 @@ def test_finetuning_from_a_middle_block_with_votes_camera_views_and_mirror_round
     with pytest.raises(StudioError, match="retrain without neighbour votes to export"):
         again.image_network()
     with pytest.raises(StudioError, match="already fine-tuned"):
-        A.finetune(demo_attrs, again, cfg)
+        A.finetune(half_attrs, again, cfg)
 
 
 def test_a_saved_models_preset_is_recognised_and_a_custom_one_is_not():
