@@ -58,10 +58,10 @@ chromium:
 	fi
 
 test: test-deps scale java chromium lint
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 test-fast: test-deps scale lint
-	$(PY) -m pytest -q -n 2 --dist loadfile tests -m "not e2e"
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests -m "not e2e"
 
 # ruff (pyproject.toml): pyflakes, pycodestyle, import order, bugbear; and the README's measured tables
 # must be those the results give (python -m bench.report --check)

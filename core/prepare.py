@@ -113,7 +113,7 @@ class Preparation:
         """Load the saved model (ArtifactError when it is corrupt)."""
 
     def train(self, progress) -> dict:
-        """Train and save the recommended model; ``progress(fraction, text)`` is this system's part of the
+        """Train and save the chosen preset's model; ``progress(fraction, text)`` is this system's part of the
         run's one bar (``progress.Phases`` turns a training's events into it)."""
         raise NotImplementedError
 

@@ -116,3 +116,20 @@ def small_attr_model(tmp_path_factory, demo_dir) -> Path:
     stem = tmp_path_factory.mktemp("small-models") / SMALL_ATTR
     A.train(ds, A.AttrConfig(epochs=3))[0].save(stem)
     return stem
+
+
+# ------------------------------------------------------------------ the longest files first
+# pytest-xdist (--dist loadfile) hands each process whole files in collection order, so a long file
+# collected last leaves one process working while the other idles. The longest files (minutes each on 2
+# cores, from --durations) go first; the rest keep their order.
+LONGEST_FIRST = ("unit/test_attributes.py", "unit/test_reid_tuned.py", "app/test_attributes_page.py",
+                 "e2e/test_concurrency.py", "unit/test_reid.py", "app/test_reid_page.py", "unit/test_scale.py",
+                 "unit/test_interrupted.py", "e2e/test_presenter.py", "e2e/test_browser.py", "unit/test_export.py",
+                 "app/test_bad_input_pages.py", "unit/test_bad_input_cli.py", "app/test_clustering_page.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return next((i for i, name in enumerate(LONGEST_FIRST) if path.endswith(name)), len(LONGEST_FIRST))
+    items.sort(key=rank)                 # stable: within a file, and among the rest, the order is kept
