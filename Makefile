@@ -22,14 +22,17 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-# What the tests add (pytest, xdist, playwright, ruff): not needed to run the app.
+# What the tests add (pytest, xdist, playwright, ruff) and the optional scale-out backends they test (Spark,
+# FAISS): not needed to run the app. One pip run for all of it (each run resolves the whole set again).
 test-deps: $(VENV)/.installed-test
 
-$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
-	$(PY) -m pip install --quiet -r requirements-test.txt
-	touch $@
+$(VENV)/.installed-test: requirements.txt requirements-test.txt requirements-scale.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -f $(VENV)/.installed || $(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-test.txt -r requirements-scale.txt
+	touch $(VENV)/.installed $(VENV)/.installed-scale $@
 
-# The optional scale-out backends (Spark, FAISS): installed for the tests, not needed to run the app.
+# The scale-out backends alone (Spark, FAISS), for running them without the tests.
 scale: $(VENV)/.installed-scale
 
 $(VENV)/.installed-scale: requirements-scale.txt $(VENV)/.installed
@@ -57,10 +60,10 @@ chromium:
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; fi; \
 	fi
 
-test: test-deps scale java chromium lint
+test: test-deps java chromium lint
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
-test-fast: test-deps scale lint
+test-fast: test-deps lint
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests -m "not e2e"
 
 # ruff (pyproject.toml): pyflakes, pycodestyle, import order, bugbear; and the README's measured tables
