@@ -92,7 +92,7 @@ with tab_search:
     st.markdown("Upload a photo of a person, or pick a camera-A photo of a test identity: the ten closest "
                 "camera-B photos are shown, best first.")
     c1, c2 = st.columns(2)
-    upload = c1.file_uploader("Photo", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+    upload = c1.file_uploader("Photo", type=state.UPLOAD_TYPES,
                               key="reid_upload")
     qids = list(emb.q_frame.pid)              # a person can have several queries (CUHK01, Market-1501)
     picked = c2.selectbox("…or a test identity from camera A", list(dict.fromkeys(qids)), key="reid_query")

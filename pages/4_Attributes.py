@@ -97,7 +97,7 @@ names = {a: L.words(a) for a in model.attributes}
 tab_pred, tab_browse, tab_search, tab_metrics = st.tabs(["Predict", "Browse", "Search", "Metrics"])
 
 with tab_pred:
-    files = st.file_uploader("Photos of pedestrians", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+    files = st.file_uploader("Photos of pedestrians", type=state.UPLOAD_TYPES,
                              accept_multiple_files=True, key="attr_upload")
     tuned = st.toggle("Use the thresholds tuned on validation", value=True, key="attr_tuned",
                       help="Each attribute is said when its probability reaches the threshold that gave the best "

@@ -6,7 +6,10 @@ import os
 import streamlit as st
 
 from core import config
+from core.datasets.base import IMAGE_EXTS
 
+# What an upload box takes: the image files a dataset folder is read for (core.datasets.base.IMAGE_EXTS).
+UPLOAD_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTS]
 DATA_DIR_KEY = "data_dir"
 WEIGHTS_KEY = "weights_file"
 
