@@ -19,6 +19,7 @@ import time
 import pandas as pd
 
 from core import artifacts, flags, recommended, results
+from core.errors import StudioError
 
 from . import common
 
@@ -31,13 +32,11 @@ def measure(preset: recommended.Preset, args) -> dict:
     from core import prepare
 
     with tempfile.TemporaryDirectory() as work:
-        settings = prepare.Settings(args.data_dir, f"{work}/cache", f"{work}/models", args.weights, args.seed)
+        settings = prepare.Settings(args.data_dir, f"{work}/cache", f"{work}/models", args.weights, args.seed,
+                                    presets=f"{preset.system}={preset.key}")
         system = prepare.adapter(preset.system)(settings)
-        system.preset = preset                        # this preset, not the recommended one
-        if preset.system == "attributes":
-            from core.attributes import train as A
-
-            system.cfg, system.epochs = A.preset_config(preset.settings, system.cfg.split, args.seed, args.weights)
+        if system.preset is not preset:               # re-ID without the weights falls back to another method
+            raise StudioError(f"{preset.key} cannot be trained here: {system.row.note}")
         start = time.perf_counter()
         card = system.train(lambda fraction, text: print(f"[{fraction:4.0%}] {text}", file=sys.stderr, flush=True))
         seconds = round(time.perf_counter() - start, 1)
