@@ -536,7 +536,7 @@ def test_heads_with_an_exclusive_group_train_on_given_features_and_round_trip(tm
     frame.loc[:9, "personalLess30"] = np.nan                         # unknown labels are masked out
     ds = AttributeDataset("generated", tmp_path, frame, ["personalMale", *L.GROUPS["age"]])
     features = np.concatenate([np.eye(5)[age] * 3, male[:, None] * 3, rng.normal(0, 1, (n, 10))], 1)
-    model, report = A.train(ds, A.AttrConfig(epochs=60, split="random-image"), features=features.astype(np.float32))
+    model, report = A.train(ds, A.AttrConfig(epochs=25, split="random-image"), features=features.astype(np.float32))
     assert model.groups == {"age": L.GROUPS["age"]} and model.binary == ["personalMale"]
     probs = report["probabilities"]
     assert {"age: none", *L.GROUPS["age"]} <= set(probs.columns)
