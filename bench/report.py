@@ -17,6 +17,10 @@ from pathlib import Path
 
 from core import recommended, results
 from core.recommended import FUSED, HEADS_VOTES
+from core.recommended import attr_ma as attr
+from core.recommended import over_seeds as spread
+from core.recommended import reid_rank as reid
+from core.recommended import site_mean as site
 from core.wording import percent as pct
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -25,22 +29,6 @@ BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /re
 
 def v(name: str, heading: str, column: str, **where):
     return results.value(name, heading, column, **where)
-
-
-def reid(protocol: str, method: str, column: str = "Rank-1", name: str = "reid-nondeep") -> str:
-    return pct(v(name, "Summary", column, protocol=protocol, method=method, re_ranking=False))
-
-
-def attr(name: str, split: str, model: str, column: str = "mA") -> str:
-    return pct(v(name, "Results", column, split=split, model=model))
-
-
-def spread(name: str, statistic: str = "mean", column: str = "mA") -> str:
-    return pct(v(name, "Spread over the seeds", column, statistic=statistic))
-
-
-def site(name: str, model: str, column: str = "mean mA") -> str:
-    return pct(v(name, "Mean over the held-out subsets", column, model=model))
 
 
 def p10(method: str, k: int | None = None) -> str:

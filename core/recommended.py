@@ -20,18 +20,26 @@ from .wording import minutes
 from .wording import percent as pct
 
 
-def _reid(protocol: str, method: str) -> str:
-    """Rank-1 of a method without a network over a VIPeR protocol's splits (``reid-nondeep``)."""
-    return pct(results.value("reid-nondeep", "Summary", "Rank-1", protocol=protocol, method=method, re_ranking=False))
+# The benchmarks' numbers as people read them (percent, one decimal): the presets' words and the README's
+# tables (bench/report.py) both read them through these.
+def reid_rank(protocol: str, method: str, column: str = "Rank-1", name: str = "reid-nondeep") -> str:
+    """A re-ID method's ``column`` (Rank-1, mAP...) over a protocol's splits, without re-ranking."""
+    return pct(results.value(name, "Summary", column, protocol=protocol, method=method, re_ranking=False))
 
 
-def _attr(name: str, split: str, model: str) -> str:
-    return pct(results.value(name, "Results", "mA", split=split, model=model))
+def attr_ma(name: str, split: str, model: str, column: str = "mA") -> str:
+    """An attribute model's ``column`` (mA, ECE...) on a split, from a benchmark's "Results" table."""
+    return pct(results.value(name, "Results", column, split=split, model=model))
 
 
-def _seeded(name: str, statistic: str = "mean") -> str:
-    """mA of a benchmark run per seed: the mean (or min, max) over its seeds."""
-    return pct(results.value(name, "Spread over the seeds", "mA", statistic=statistic))
+def over_seeds(name: str, statistic: str = "mean", column: str = "mA") -> str:
+    """A benchmark run once per seed: the ``statistic`` (mean, min, max) of ``column`` over its seeds."""
+    return pct(results.value(name, "Spread over the seeds", column, statistic=statistic))
+
+
+def site_mean(name: str, model: str, column: str = "mean mA") -> str:
+    """The cross-site protocol's ``column`` (mean or lowest mA over PETA's held-out sites) for ``model``."""
+    return pct(results.value(name, "Mean over the held-out subsets", column, model=model))
 
 
 def _cross_site(name: str, model: str, seeds: bool = False) -> str:
@@ -101,25 +109,25 @@ REID = (
     Preset("fused-xqda", "reid", "LOMO + GOG and frozen Xception features, two XQDA metrics fused",
            "Rank-1 {lit} on VIPeR's 10 literature splits, {course} on the course split; trains in {time}; "
            "needs the ImageNet weights",
-           {"lit": lambda: _reid("literature", FUSED), "course": lambda: _reid("course", FUSED)},
+           {"lit": lambda: reid_rank("literature", FUSED), "course": lambda: reid_rank("course", FUSED)},
            {"method": "fused-xqda"}, overhead=15.0, sources=("reid-nondeep",)),
     Preset("lomo-gog-xqda", "reid", "LOMO + GOG descriptors, one XQDA metric",
            "Rank-1 {lit} on the literature splits, {course} on the course split; trains in {time}",
-           {"lit": lambda: _reid("literature", "LOMO + GOG + XQDA"),
-            "course": lambda: _reid("course", "LOMO + GOG + XQDA")},
+           {"lit": lambda: reid_rank("literature", "LOMO + GOG + XQDA"),
+            "course": lambda: reid_rank("course", "LOMO + GOG + XQDA")},
            {"method": "lomo-gog-xqda"}, sources=("reid-nondeep",)),
     Preset("gog-xqda", "reid", "GOG descriptor with an XQDA metric",
            "Rank-1 {lit} on the literature splits, {course} on the course split; {time}",
-           {"lit": lambda: _reid("literature", "GOG + XQDA"), "course": lambda: _reid("course", "GOG + XQDA")},
+           {"lit": lambda: reid_rank("literature", "GOG + XQDA"), "course": lambda: reid_rank("course", "GOG + XQDA")},
            {"method": "gog-xqda"}, sources=("reid-nondeep",)),
     Preset("xception-xqda", "reid", "Frozen Xception middle-flow stripes with an XQDA metric",
            "Rank-1 {lit} on the literature splits, {course} on the course split; {time}; needs the ImageNet weights",
-           {"lit": lambda: _reid("literature", "frozen Xception + XQDA"),
-            "course": lambda: _reid("course", "frozen Xception + XQDA")},
+           {"lit": lambda: reid_rank("literature", "frozen Xception + XQDA"),
+            "course": lambda: reid_rank("course", "frozen Xception + XQDA")},
            {"method": "xception-xqda"}, overhead=15.0, sources=("reid-nondeep",)),
     Preset("lomo-xqda", "reid", "LOMO colour/texture stripes with an XQDA metric",
            "Rank-1 {lit} on the literature splits, {course} on the course split; {time}",
-           {"lit": lambda: _reid("literature", "LOMO + XQDA"), "course": lambda: _reid("course", "LOMO + XQDA")},
+           {"lit": lambda: reid_rank("literature", "LOMO + XQDA"), "course": lambda: reid_rank("course", "LOMO + XQDA")},
            {"method": "lomo-xqda"}, sources=("reid-nondeep",)),
 )
 
@@ -149,9 +157,9 @@ ATTRIBUTES = (
            "Xception at 256 x 128, stripe features of its last and middle layers, 3 heads averaged, neighbour votes",
            "mA {pd} on PETA's person-disjoint split ({pd_seeds} over 3 seeds, {random} on the random image split); "
            "{time} from an empty cache",
-           {"pd": lambda: _seeded("attributes-256x128-mid-ensemble-pd"),
-            "pd_seeds": lambda: _seeded("attributes-256x128-mid-ensemble-pd-seeds"),
-            "random": lambda: _seeded("attributes-256x128-mid-ensemble-random")},
+           {"pd": lambda: over_seeds("attributes-256x128-mid-ensemble-pd"),
+            "pd_seeds": lambda: over_seeds("attributes-256x128-mid-ensemble-pd-seeds"),
+            "random": lambda: over_seeds("attributes-256x128-mid-ensemble-random")},
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False,
             "ensemble": 3}, overhead=30.0,
            sites=lambda: _cross_site("attributes-cross-site-mid-ensemble", "heads + neighbour votes", seeds=True),
@@ -160,8 +168,8 @@ ATTRIBUTES = (
     Preset("heads-256-mid-one", "attributes",
            "Xception at 256 x 128, stripe features of its last and middle layers, one set of heads, neighbour votes",
            "mA {pd} on PETA's person-disjoint split ({random} on the random image split); {time} from an empty cache",
-           {"pd": lambda: _attr("attributes-256x128-mid", "person-disjoint", HEADS_VOTES),
-            "random": lambda: _attr("attributes-256x128-mid", "random-image", HEADS_VOTES)},
+           {"pd": lambda: attr_ma("attributes-256x128-mid", "person-disjoint", HEADS_VOTES),
+            "random": lambda: attr_ma("attributes-256x128-mid", "random-image", HEADS_VOTES)},
            {"height": 256, "width": 128, "pooling": "stripes-mid", "neighbours": True, "finetune": False},
            overhead=30.0, sites=lambda: _cross_site("attributes-cross-site-mid", "heads + neighbour votes"),
            sources=("attributes-256x128-mid", "attributes-cross-site-mid")),
@@ -169,23 +177,23 @@ ATTRIBUTES = (
            "Xception at 256 x 128, global + 4 stripe features, exit flow fine-tuned, neighbour votes",
            "mA {pd} on PETA's person-disjoint split ({random} on the random image split); {time} from an empty "
            "cache on a 2-core machine whose Xception ran at 25 images/s",
-           {"pd": lambda: _attr("attributes-256x128", "person-disjoint", FINETUNED),
-            "random": lambda: _seeded("attributes-256x128-seeds")},
+           {"pd": lambda: attr_ma("attributes-256x128", "person-disjoint", FINETUNED),
+            "random": lambda: over_seeds("attributes-256x128-seeds")},
            {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": True}, overhead=60.0,
            sites=lambda: _cross_site("attributes-cross-site-finetuned",
                                      "fine-tuned exit flow (3 epochs max) + neighbour votes"),
            sources=("attributes-256x128", "attributes-256x128-seeds", "attributes-cross-site-finetuned")),
     Preset("heads-256", "attributes", "Xception at 256 x 128, global + 4 stripe features, heads only, neighbour votes",
            "mA {pd} person-disjoint ({random} random images); {time} on the benchmark's machine",
-           {"pd": lambda: _attr("attributes-256x128", "person-disjoint", HEADS_VOTES),
-            "random": lambda: _attr("attributes-256x128", "random-image", HEADS_VOTES)},
+           {"pd": lambda: attr_ma("attributes-256x128", "person-disjoint", HEADS_VOTES),
+            "random": lambda: attr_ma("attributes-256x128", "random-image", HEADS_VOTES)},
            {"height": 256, "width": 128, "pooling": "stripes", "neighbours": True, "finetune": False}, overhead=30.0,
            sites=lambda: _cross_site("attributes-cross-site-heads", "heads + neighbour votes"),
            sources=("attributes-256x128", "attributes-cross-site-heads")),
     Preset("heads-128", "attributes", "Xception at 128 x 64, global average features, heads only",
            "mA {pd} person-disjoint ({random} random images); {time} on the benchmark's machine",
-           {"pd": lambda: _attr("attributes", "person-disjoint", BEST_128),
-            "random": lambda: _attr("attributes", "random-image", BEST_128)},
+           {"pd": lambda: attr_ma("attributes", "person-disjoint", BEST_128),
+            "random": lambda: attr_ma("attributes", "random-image", BEST_128)},
            {"height": 128, "width": 64, "pooling": "avg", "neighbours": False, "finetune": False}, overhead=30.0,
            sources=("attributes",)),
 )
