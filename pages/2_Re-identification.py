@@ -72,19 +72,27 @@ card = state.pick_model(cards, ur.card_label, "reid_model",
                         "No saved model for this data yet. Train one above: the non-deep baseline takes seconds.")
 stem = card["stem"]
 mtime = os.path.getmtime(stem + ".json")
+adapt = False
 if card["cross"]:
     st.info(f"Cross-dataset: this model was trained on {card.get('dataset', 'another dataset')} "
             f"({card['split']['name']} split) and is tested here on {ds.name}'s {split.name} split, which it "
             "has never seen.")
+    adapt = bool(card.get("camera_statistics")) and st.toggle(
+        "Adapt to these cameras", value=True, key="reid_adapt",
+        help="Each camera's look (colour balance, exposure) is learned from its own photos, no names needed, and "
+             "taken out before comparing: on VIPeR → PRID this found the right person first about 1.5 times as "
+             "often. Off: the descriptors as the model was trained.")
 elif card["split"]["name"] != split.name:
     st.warning(f"This model was trained on split {card['split']['name']}; evaluating it on {split.name} may put "
                "training identities in the test set.")
 try:
     model = ur.load_model(stem, mtime)
-    emb = ur.embeddings(stem, mtime, str(ds.root), ds, split.name)
+    emb = ur.embeddings(stem, mtime, str(ds.root), ds, split.name, adapt)
 except StudioError as exc:
     st.error(str(exc))
     st.stop()
+if emb.adaptation is not None:
+    st.caption(f"Cameras {emb.adaptation.words()}.")
 
 tab_search, tab_triplets, tab_cmc, tab_map = st.tabs(["Search", "Triplets", "CMC", "Embedding map"])
 
@@ -96,14 +104,24 @@ with tab_search:
                               key="reid_upload")
     qids = list(emb.q_frame.pid)              # a person can have several queries (CUHK01, Market-1501)
     picked = c2.selectbox("…or a test identity from camera A", list(dict.fromkeys(qids)), key="reid_query")
-    query, true_pid = None, None
+    query, true_pid, row, source, named = None, None, None, None, None
     if upload is not None:
         try:
             query = load_image(upload.getvalue(), name=upload.name)
         except StudioError as exc:
             st.error(f"That file cannot be used: {exc.reason}")
+        if query is not None and emb.adaptation is not None:
+            cams = sorted(int(c) for c in ds.frame.camid.unique())
+            which = st.selectbox("The photo's camera", [None] + cams, key="reid_query_camera",
+                                 format_func=lambda c: "not known: use the gallery's photos" if c is None
+                                 else f"camera {c} of {ds.name} ({int((ds.frame.camid == c).sum())} photos)",
+                                 help="The upload is adapted like the gallery: from the look of the camera it comes "
+                                      "from, learned from that camera's photos.")
+            if which is not None:
+                source, named = ur.camera_statistics(stem, mtime, str(ds.root), ds, which)
     else:
-        query, true_pid = load_image(emb.q_frame.path[qids.index(picked)]), picked
+        row = qids.index(picked)
+        query, true_pid = load_image(emb.q_frame.path[row]), picked
     index_cards = {ix["folder"]: ix for ix in ur.indexes(card)}
     galleries = ur.gallery_choices(ds, emb, index_cards)
     gallery = st.radio("Search in", list(galleries), format_func=galleries.get, horizontal=True, key="reid_gallery") \
@@ -125,8 +143,11 @@ with tab_search:
         st.caption("Ranked from the most similar; an index returns its ten closest photos only, so no similarity "
                    "relative to the whole gallery is shown.")
     elif query is not None:
-        searched = emb if gallery == "split" else ur.camera_b(stem, mtime, str(ds.root), ds)
-        hits = search.search(model, query, searched, 10, true_pid)
+        searched = emb if gallery == "split" else ur.camera_b(stem, mtime, str(ds.root), ds, adapt)
+        hits = search.search(model, query, searched, 10, true_pid, source=source,
+                             query_row=row if gallery == "split" else None)
+        if upload is not None and searched.adaptation is not None:
+            st.caption("Your photo was " + search.query_camera_words(source, named) + ".")
         tiles = []
         for hit in hits:
             mark = " ✓" if hit.is_match else (" ✗" if hit.is_match is False else "")

@@ -57,21 +57,28 @@ def load_model(stem: str, mtime: float):
 
 
 @st.cache_resource(show_spinner="Embedding the test images…", max_entries=8)
-def embeddings(stem: str, mtime: float, data_root: str, _ds, split_name: str):
+def embeddings(stem: str, mtime: float, data_root: str, _ds, split_name: str, adapt: bool = False):
     model = load_model(stem, mtime)
     split = protocols.parse_split(_ds, split_name)
-    return T.test_embeddings(model, _ds, split)
+    return T.test_embeddings(model, _ds, split, adapt=adapt)
 
 
 @st.cache_data(show_spinner="Ranking…", max_entries=16)
-def ranking(stem: str, mtime: float, data_root: str, _ds, split_name: str):
+def ranking(stem: str, mtime: float, data_root: str, _ds, split_name: str, adapt: bool = False):
     model = load_model(stem, mtime)
-    return T.rank(model, embeddings(stem, mtime, data_root, _ds, split_name))
+    return T.rank(model, embeddings(stem, mtime, data_root, _ds, split_name, adapt))
+
+
+@st.cache_resource(show_spinner="Learning the camera's look from its photos…", max_entries=8)
+def camera_statistics(stem: str, mtime: float, data_root: str, _ds, camid: int):
+    """The statistics of one camera of the dataset, to adapt an upload from it."""
+    model = load_model(stem, mtime)
+    return T.camera_photos_stats(model, list(_ds.frame.path[_ds.frame.camid == camid]), f"camera {camid}")
 
 
 @st.cache_resource(show_spinner="Describing every camera-B photo…", max_entries=4)
-def camera_b(stem: str, mtime: float, data_root: str, _ds):
-    return search.camera_b(load_model(stem, mtime), _ds)
+def camera_b(stem: str, mtime: float, data_root: str, _ds, adapt: bool = False):
+    return search.camera_b(load_model(stem, mtime), _ds, adapt=adapt)
 
 
 @st.cache_data(show_spinner="Computing the t-SNE map…", max_entries=8)
@@ -139,9 +146,11 @@ def cmc_comparison(cards: list[dict], ds, split_name: str) -> tuple[dict, list[d
     for c in cards:
         if not (c["cross"] or c["split"]["name"] == split_name):
             continue
-        r = ranking(c["stem"], os.path.getmtime(c["stem"] + ".json"), str(ds.root), ds, split_name)
         trained = f", trained on {c.get('dataset', '?')}" if c["cross"] else ""
-        name = f"{c['method']}{trained} ({c.get('saved', '')[:16]})"
-        curves[name] = r.cmc
-        rows.append({"model": name, **{k: round(v * 100, 1) for k, v in r.summary().items()}})
+        # a cross-dataset model that keeps its cameras' statistics: as trained, and adapted to these cameras
+        for adapt in (False, True) if c["cross"] and c.get("camera_statistics") else (False,):
+            r = ranking(c["stem"], os.path.getmtime(c["stem"] + ".json"), str(ds.root), ds, split_name, adapt)
+            name = f"{c['method']}{trained}{', cameras adapted' if adapt else ''} ({c.get('saved', '')[:16]})"
+            curves[name] = r.cmc
+            rows.append({"model": name, **{k: round(v * 100, 1) for k, v in r.summary().items()}})
     return curves, rows

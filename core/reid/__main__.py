@@ -6,12 +6,14 @@ Examples::
     python -m core.reid train --method course --split course --epochs 30 --out models/reid-course
     python -m core.reid evaluate --model models/reid-course --split course --rerank
     python -m core.reid evaluate --method lomo-xqda --protocol literature   # trains per split
-    python -m core.reid evaluate --model models/reid-course --data-dir D --dataset prid_2011   # cross-dataset
+    python -m core.reid evaluate --model models/reid-lomo-xqda --data-dir D --dataset prid_2011   # cross-dataset,
+                                               # adapted to prid_2011's cameras (--no-adapt: as trained)
 
 Splits (``--split``; default: the dataset's first): VIPeR-style data ``course``, ``literature:I``,
 ``random-course:I``; PRID 2011, GRID and CUHK01 ``literature:I``; Market-1501 / DukeMTMC-reID ``fixed``.
     python -m core.reid embed --model models/reid-course photos/ --out embeddings.npz
     python -m core.reid search --model models/reid-course --query person.jpg --split course
+    python -m core.reid search --model M --dataset OTHER --query person.jpg --query-camera photos/cam3/
 """
 from __future__ import annotations
 
@@ -34,6 +36,14 @@ from . import train as T
 def _report(name: str, result) -> str:
     s = result.summary()
     return (f"{name}: " + ", ".join(f"{k} {v * 100:.1f}%" for k, v in s.items()) + f" ({result.n_queries} queries)")
+
+
+def _adapting(args, model, ds) -> bool:
+    """``--adapt`` / ``--no-adapt`` as given; by default on for another dataset than the model was
+    trained on, when the model keeps its cameras' statistics."""
+    if args.adapt is not None:
+        return args.adapt
+    return model.adaptable and model.card.get("data") != str(ds.root)
 
 
 def main(argv=None) -> int:
@@ -64,6 +74,10 @@ def main(argv=None) -> int:
     ev.add_argument("--no-mirror", action="store_true", help="as for train")
     ev.add_argument("--reverse", action="store_true", help="query = camera B, gallery = camera A")
     ev.add_argument("--rerank", action="store_true", help="also report k-reciprocal re-ranking")
+    ev.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+                    help="--model: move each camera's descriptors onto the training cameras' statistics, learned "
+                         "from that camera's photos (no labels); default: on for another dataset than the model's, "
+                         "off on its own")
     em = sub.add_parser("embed", help="embed images (files or folders) with a saved model")
     em.add_argument("--model", required=True)
     em.add_argument("inputs", nargs="+")
@@ -75,6 +89,11 @@ def main(argv=None) -> int:
     se.add_argument("--index", help="search this gallery index (made by 'index') instead of the split's camera B")
     se.add_argument("--split", help="default: the dataset's first split")
     se.add_argument("--top", type=int, default=10)
+    se.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+                    help="as for evaluate: the gallery's cameras adapted (default: on for another dataset)")
+    se.add_argument("--query-camera", metavar="FOLDER",
+                    help="photos from the query's camera (30 or more), to adapt the query to that camera; "
+                         "default: the gallery's statistics")
     ix = sub.add_parser("index", help="embed a folder of crops (resumable) and build a gallery index")
     ix.add_argument("--model", required=True)
     ix.add_argument("--gallery", required=True, help="folder of images (searched recursively)")
@@ -167,8 +186,19 @@ def main(argv=None) -> int:
     if args.command == "search":
         model = T.load(args.model)
         split = protocols.parse_split(ds, args.split, args.seed)
-        emb = T.test_embeddings(model, ds, split, cache_dir=args.cache_dir)
-        for hit in search.search(model, load_image(args.query), emb, args.top):
+        adapt = _adapting(args, model, ds)
+        emb = T.test_embeddings(model, ds, split, cache_dir=args.cache_dir, adapt=adapt)
+        source = None
+        if args.query_camera:
+            if not adapt:
+                raise StudioError("--query-camera adapts the query: it needs --adapt")
+            source, done = T.folder_stats(model, args.query_camera)
+            print(f"query {done.words()}", file=sys.stderr)
+        hits = search.search(model, load_image(args.query), emb, args.top, source=source)
+        if adapt:
+            print(f"gallery {emb.adaptation.words()}; query: {search.query_camera_words(source, done if source else None)}",
+                  file=sys.stderr)
+        for hit in hits:
             print(f"{hit.rank:3d}  {hit.distance:10.4f}  id {hit.pid:>6}  {hit.path}")
         return 0
     # evaluate
@@ -179,8 +209,11 @@ def main(argv=None) -> int:
         if model.card.get("data") != str(ds.root):
             print(f"cross-dataset: trained on {trained_on} ({model.card.get('split', {}).get('name', '?')}), "
                   f"evaluated on {ds.name}", file=sys.stderr)
-        emb = T.test_embeddings(model, ds, split, reverse=args.reverse, cache_dir=args.cache_dir)
-        print(_report(f"{model.method} (trained on {trained_on}) on {ds.name} {split.name}", T.rank(model, emb)))
+        adapt = _adapting(args, model, ds)
+        emb = T.test_embeddings(model, ds, split, reverse=args.reverse, cache_dir=args.cache_dir, adapt=adapt)
+        print(f"cameras: {emb.adaptation.words() if adapt else 'as trained (not adapted)'}", file=sys.stderr)
+        print(_report(f"{model.method} (trained on {trained_on}) on {ds.name} {split.name}"
+                      + (", cameras adapted" if adapt else ""), T.rank(model, emb)))
         if args.rerank:
             print(_report("  with k-reciprocal re-ranking", T.rank(model, emb, rerank=True)))
         return 0

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from .. import camera_stats
 from ..progress import scaled
 from . import frozen, handcrafted
 from .methods import FROZEN_METHODS, HANDCRAFTED, XQDA_METHODS, TrainConfig, cached_descriptors, parts
@@ -47,4 +48,15 @@ def fit_metric(train_f, cfg: TrainConfig, card: dict, start: float, progress=Non
     xqdas = [handcrafted.XQDA(blocks=blk, **({} if reg is None else {"reg": reg})).fit_rows(F, pids, cams, rows, m)
              for F, blk, reg, m in zip(feats, blocks, regs, mirrors)]
     card.update(train_seconds=time.perf_counter() - start)
-    return ReidModel(cfg.method, card, xqdas=xqdas, weights=cfg.weights)
+    return ReidModel(cfg.method, card, xqdas=xqdas, weights=cfg.weights,
+                     camera_stats=training_stats(feats, train_f.camid.to_numpy()))
+
+
+def training_stats(feats: list, camids) -> dict:
+    """The training cameras' descriptor statistics, per part: every photo pooled, and each camera's
+    (``ReidModel.camera_stats``); what new cameras' descriptors are moved onto."""
+    camids = np.asarray(camids)
+    out = {"pooled": [camera_stats.Stats.of(f) for f in feats]}
+    for cam in sorted(set(camids.tolist())):
+        out[f"cam{cam}"] = [camera_stats.Stats.of(f[camids == cam]) for f in feats]
+    return out

@@ -39,16 +39,34 @@ def similarity(row: np.ndarray, d=None) -> np.ndarray:
     return np.clip(100.0 * (typical - d) / (typical - best), 0.0, 100.0)
 
 
-def search(model: ReidModel, query_image: np.ndarray, emb: SplitEmbeddings, top: int = 10,
-           true_pid: str | None = None) -> list[Hit]:
-    """Rank the gallery for one query image; ``is_match`` is known only when ``true_pid`` is given."""
-    q = model.embed([query_image])
+def search(model: ReidModel, query_image: np.ndarray | None, emb: SplitEmbeddings, top: int = 10,
+           true_pid: str | None = None, source=None, query_row: int | None = None) -> list[Hit]:
+    """Rank the gallery for one query image; ``is_match`` is known only when ``true_pid`` is given.
+    With adapted embeddings (``emb.adaptation``) the query is moved from ``source`` (the statistics of the
+    camera it comes from, one per part) or else from the gallery's pooled statistics onto the training
+    cameras' first. ``query_row``: one of ``emb``'s own queries (already embedded, adapted with its camera)
+    instead of an image."""
+    if query_row is not None:
+        q = emb.query[query_row:query_row + 1]
+    elif emb.adaptation is not None:
+        q = model.embed([query_image], source=source or emb.gallery_stats)
+    else:
+        q = model.embed([query_image])
     d = model.distance(q, emb.gallery)[0]
     order = np.argsort(d, kind="stable")[:top]
     sim = similarity(d)
     return [Hit(i + 1, emb.g_frame.path[j], emb.g_frame.pid[j], float(d[j]),
                 None if true_pid is None else emb.g_frame.pid[j] == true_pid, float(sim[j]))
             for i, j in enumerate(order)]
+
+
+def query_camera_words(source, done=None) -> str:
+    """How an upload was adapted, in words: from the camera the user named, or from the gallery's photos
+    pooled (no camera named, or too few of its photos)."""
+    if source is not None:
+        return done.words() if done is not None else "adapted to the camera you named"
+    why = f" ({done.words()})" if done is not None and done.fallback else ""
+    return "adapted with the gallery's photos pooled, as no camera of its own was named" + why
 
 
 def triplets(model: ReidModel, emb: SplitEmbeddings, mode: str = "random", n: int = 4, seed: int = 0) -> pd.DataFrame:
@@ -112,14 +130,19 @@ def embedding_map(emb: SplitEmbeddings, seed: int = 0, max_points: int = 700, th
     return frame
 
 
-def camera_b(model: ReidModel, ds: ReidDataset, progress=None, cache_dir=None) -> SplitEmbeddings:
+def camera_b(model: ReidModel, ds: ReidDataset, progress=None, cache_dir=None, adapt: bool = False) -> SplitEmbeddings:
     """Every gallery-side (camera B) photo of the dataset, embedded, as a gallery to search: not only the
-    split's test identities (on VIPeR 632 photos instead of 316 or 150)."""
+    split's test identities (on VIPeR 632 photos instead of 316 or 150); ``adapt``: its cameras adapted
+    (as ``test_embeddings``)."""
     from .train import embed_paths
 
     g = ds.camera(1).reset_index(drop=True)
-    gallery = embed_paths(model, list(g.path), progress, cache_dir=cache_dir)
-    return SplitEmbeddings(gallery[:0], gallery, g.iloc[:0], g)
+    if not adapt:
+        gallery = embed_paths(model, list(g.path), progress, cache_dir=cache_dir)
+        return SplitEmbeddings(gallery[:0], gallery, g.iloc[:0], g)
+    gallery, done, stats = embed_paths(model, list(g.path), progress, cache_dir=cache_dir, cameras=g.camid.to_numpy(),
+                                       same_data=model.card.get("data") == str(ds.root))
+    return SplitEmbeddings(gallery[:0], gallery, g.iloc[:0], g, done, stats)
 
 
 def gallery_frames(ds: ReidDataset, split: Split) -> pd.DataFrame:

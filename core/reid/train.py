@@ -29,7 +29,7 @@ from .methods import (
     TrainConfig,
     parts,
 )
-from .model import ReidModel, SplitEmbeddings, embed_paths, load, rank, test_embeddings
+from .model import ReidModel, SplitEmbeddings, camera_photos_stats, embed_paths, folder_stats, load, rank, test_embeddings
 
 # Training's phases (the metric methods': features, cross-validation; the networks': maps, epochs) and the
 # test, with their shares of one bar.
@@ -37,8 +37,8 @@ PHASES = {"features": (0.0, 0.6), "cross-validation": (0.6, 0.85), "maps": (0.0,
           "epochs": (0.1, 0.85), "test": (0.85, 1.0)}
 
 __all__ = ["PHASES", "FROZEN_METHODS", "HANDCRAFTED", "METHODS", "NETWORK_METHODS", "NO_NETWORK_METHODS", "XQDA_METHODS",
-           "ReidModel", "SplitEmbeddings", "TrainConfig", "embed_paths", "load", "parts", "rank",
-           "test_embeddings", "train", "train_and_save"]
+           "ReidModel", "SplitEmbeddings", "TrainConfig", "camera_photos_stats", "embed_paths", "folder_stats", "load",
+           "parts", "rank", "test_embeddings", "train", "train_and_save"]
 
 
 def train(ds: ReidDataset, split: Split, cfg: TrainConfig, progress=None, extra: ReidDataset | None = None,
