@@ -33,6 +33,7 @@ import tempfile
 import time
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from core import backbones, feature_cache, flags
@@ -100,6 +101,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--votes", nargs="+", default=["on"], choices=["on", "off"],
                    help="with --leave-one-out: heads rows with the neighbour votes (on) and / or without (off); "
                         "the fine-tuned rows use the first")
+    p.add_argument("--cameras", nargs="+", default=["as-trained"], choices=["as-trained", "adapted", "sites"],
+                   help="with --leave-one-out: heads rows on the features as they are (as-trained), the same heads on "
+                        "the held-out site's features adapted from its own statistics (adapted), and / or heads "
+                        "trained with every site's features standardised by its own statistics (sites)")
     p.add_argument("--resume", action="store_true",
                    help="with --leave-one-out: keep the held-out subsets already in bench/results/NAME.json when it "
                         "was run with the same settings, run only the others")
@@ -229,7 +234,7 @@ def seeds(ds, args, h: int, w: int) -> int:
 
 
 SETTINGS = ("size", "pooling", "finetune_epochs", "finetune_from", "balance", "views", "votes", "weights", "head_hidden",
-            "head_dropout", "ensemble")  # rows comparable
+            "head_dropout", "ensemble", "cameras")  # rows comparable
 
 
 PER_SUBSET, PER_ATTRIBUTE = "Per held-out subset", "Per attribute"
@@ -300,6 +305,39 @@ def cross_site_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+CAMERAS = {"as-trained": "", "adapted": ", held-out site adapted",
+           "sites": ", every site standardised (training and held-out)"}
+
+
+def camera_variants(ds, cfg, F, views, held_out, wanted):
+    """``(variant, model, report)`` per way of handling the sites' cameras (``CAMERAS``): the features as
+    they are; the same heads with the held-out site's features moved from its own statistics (its photos,
+    no labels) onto the training images' (``AttributeModel.adapt``); heads trained on features where every
+    site, the held-out one too, was moved from its own statistics onto the training images' pooled ones."""
+    from core import camera_stats
+    from core.attributes.postfit import scored
+
+    if {"as-trained", "adapted"} & set(wanted):
+        model, report = A.train(ds, cfg, features=F, views=views)
+        if "as-trained" in wanted:
+            yield "as-trained", model, report
+        if "adapted" in wanted:
+            test = report["split"].test
+            moved, _ = model.adapt(F[test], camera="held-out site")
+            yield "adapted", model, {**scored(model, model.probabilities(moved), ds.labels(model.attributes)[test]),
+                                     "split": report["split"]}
+    if "sites" in wanted:
+        target = camera_stats.Stats.of(F[~held_out])
+        moved = np.array(F, copy=True)
+        sites = ds.frame.subset.astype(str).to_numpy()
+        for s in set(sites):
+            rows = sites == s
+            moved[rows] = camera_stats.standardise(F[rows], camera_stats.Stats.of(F[rows]), target)
+        if views:
+            raise SystemExit("--cameras sites is not defined with camera views")
+        yield ("sites", *A.train(ds, cfg, features=moved))
+
+
 def leave_one_out(ds, args, h: int, w: int) -> int:
     """Each subset held out in turn: heads with neighbour votes on the frozen features, and the fine-tuned
     model (today's best pipeline), trained on the other subsets; a row per (subset, model), then the mean
@@ -345,10 +383,11 @@ def leave_one_out(ds, args, h: int, w: int) -> int:
                 for votes in args.votes:
                     cfg = replace(base, split=kind, seed=seed, balance=balance, camera_views=look == "camera",
                                   neighbours=votes == "on")
-                    model, report = A.train(ds, cfg, features=F, views=views[look])
                     drawn = "" if balance == "none" else f", drawn evenly per {balance}"
-                    rows.append({**where, **_row(kind, f"heads{seen[look]}{said[votes]}{drawn}", model, report)})
-                    per_attribute += attribute_rows(where, rows[-1]["model"], report)
+                    for cameras, model, report in camera_variants(ds, cfg, F, views[look], site.to_numpy(), args.cameras):
+                        label = f"heads{seen[look]}{said[votes]}{drawn}{CAMERAS[cameras]}"
+                        rows.append({**where, **_row(kind, label, model, report)})
+                        per_attribute += attribute_rows(where, rows[-1]["model"], report)
         if args.finetune_epochs:
             t0 = time.perf_counter()
             tuned, report = A.train_finetuned(ds, replace(base, split=kind, seed=seed, balance=args.balance[0],

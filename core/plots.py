@@ -210,16 +210,21 @@ def embedding_map(points: pd.DataFrame, highlight: str | None = None):
 
 
 # ----------------------------------------------------------------------------- attributes
-def probability_bars(probs: pd.Series, thresholds: dict, names: dict | None = None, title: str = "") -> go.Figure:
-    """Horizontal bars of each attribute's probability; green where it passes its threshold."""
+def probability_bars(probs: pd.Series, thresholds: dict, names: dict | None = None, title: str = "",
+                     said: set | None = None, untrusted: dict | None = None) -> go.Figure:
+    """Horizontal bars of each attribute's probability, green where it is predicted: ``said`` (the
+    attributes the description asserts, ``describe.said_attributes``, so the chart and the words agree),
+    else where it passes its threshold. ``untrusted``: attribute -> words for those not to be trusted on
+    new cameras (``reliability``), drawn pale and hatched, not as findings."""
     probs = probs.sort_values()
-    names = names or {}
-    passed = [p >= thresholds.get(a, 0.5) for a, p in probs.items()]
+    names, untrusted = names or {}, untrusted or {}
+    passed = [a in said if said is not None else p >= thresholds.get(a, 0.5) for a, p in probs.items()]
+    colours = [("#C7DFC1" if a in untrusted else "#54A24B") if ok else "#BAB0AC" for a, ok in zip(probs.index, passed)]
     fig = go.Figure(go.Bar(
-        x=probs.values, y=[names.get(a, a) for a in probs.index], orientation="h",
-        marker_color=["#54A24B" if ok else "#BAB0AC" for ok in passed],
-        customdata=[thresholds.get(a, 0.5) for a in probs.index],
-        hovertemplate="%{y}: %{x:.1%} (threshold %{customdata:.0%})<extra></extra>"))
+        x=probs.values, y=[names.get(a, a) for a in probs.index], orientation="h", marker_color=colours,
+        marker_pattern_shape=["/" if a in untrusted else "" for a in probs.index],
+        customdata=[[thresholds.get(a, 0.5), untrusted.get(a, "")] for a in probs.index],
+        hovertemplate="%{y}: %{x:.1%} (threshold %{customdata[0]:.0%}) %{customdata[1]}<extra></extra>"))
     fig.update_layout(title=title or "Probability per attribute (green: predicted)", xaxis_tickformat=".0%",
                       xaxis_range=[0, 1], xaxis_title="probability", **{**LAYOUT, "height": max(300, 18 * len(probs) + 80)})
     return fig

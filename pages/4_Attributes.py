@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, plots, recommended
-from core.attributes import describe, splits
+from core import artifacts, camera_stats, plots, recommended
 from core.attributes import labels as L
+from core.attributes import reliability, splits
 from core.attributes import train as A
 from core.attributes.search import rank_by_attributes
 from core.errors import StudioError
@@ -104,40 +104,58 @@ with tab_pred:
                            "F1 on the validation images; one-of questions (gender, footwear, ...) say one answer.")
     threshold = None if tuned else st.slider("Threshold", 5, 95, 50, 5, key="attr_threshold", format="%d %%",
                                              help="An attribute is predicted when its probability reaches this.") / 100
+    rel = ua.new_camera_reliability(card["stem"], mtime)
+    photos = []
     for f in files or []:
         try:
-            image = load_image(f.getvalue(), name=f.name)
+            photos.append((f, load_image(f.getvalue(), name=f.name)))
         except StudioError as exc:
             st.error(f"{f.name} cannot be used: {exc.reason}")
-            continue
-        try:
-            probs = model.predict_images([image], ua.weights()).iloc[0]
-        except StudioError as exc:
-            st.error(str(exc))
-            break
-        thresholds = model.thresholds_for("f1") if threshold is None else {a: threshold for a in model.binary}
+    adapt = False
+    if len(photos) >= camera_stats.MIN_PHOTOS and model.adaptable:
+        adapt = st.toggle(f"These {len(photos)} photos are all from one camera: adapt to it", value=False,
+                          key="attr_adapt", help="The camera's look (colour balance, exposure) is learned from these "
+                          "photos themselves and taken out before the heads answer.")
+    elif photos and model.adaptable:
+        st.caption(f"With {camera_stats.MIN_PHOTOS} or more photos from one camera, the model can adapt to that "
+                   "camera's look first.")
+    try:
+        if adapt:
+            every, done = model.predict_adapted([im for _, im in photos], ua.weights())
+            st.info(f"Photos {done.words()}.")
+        elif photos:
+            every = model.predict_images([im for _, im in photos], ua.weights())
+    except StudioError as exc:
+        st.error(str(exc))
+        photos = []
+    thresholds = model.thresholds_for("f1") if threshold is None else {a: threshold for a in model.binary}
+    for (f, image), (_, probs) in zip(photos, every.iterrows() if photos else []):
+        lines, said = ua.predicted_lines(model, probs, rel, threshold)
+        untrusted = {a: reliability.words(rel.of(a)) for a in model.attributes if rel and not rel.trusted(a)}
         c1, c2 = st.columns([1, 3])
         c1.image(for_display(image), caption=f.name, width=120)
-        if threshold is None:
-            said = describe.sentence(*model.describe(probs))
-        else:
-            decided = model.decide(probs.to_frame().T, threshold)[0]
-            said = ", ".join(f"{names[a]} ({probs[a]:.0%})" for a, d in zip(model.attributes, decided) if d)
-        c1.markdown("**Predicted:** " + (said or "nothing above its threshold"))
-        c2.plotly_chart(plots.probability_bars(probs[model.binary], thresholds, names, f"Attributes of {f.name}"),
-                        key=f"bars_{f.file_id}")
+        c1.markdown("**Predicted:**" + "".join(f"\n- {text}" if ok else f"\n- :gray[{text}]" for text, ok in lines)
+                    if lines else "**Predicted:** nothing above its threshold")
+        c2.plotly_chart(plots.probability_bars(probs[model.binary], thresholds, names, f"Attributes of {f.name}",
+                                               said=said, untrusted=untrusted), key=f"bars_{f.file_id}")
         for g, members in model.groups.items():
             gp = probs[members + [f"{g}: none"]]
             c2.plotly_chart(plots.probability_bars(gp, {m: float(gp.max()) for m in gp.index},
-                                                   {**names, f"{g}: none": "none of these"}, f"{g} (one of)"),
-                            key=f"group_{g}_{f.file_id}")
-        c2.caption("Green bars are predicted (the probability reaches the attribute's threshold, tuned on "
-                   "validation images); in a one-of group only the most probable choice is. "
+                                                   {**names, f"{g}: none": "none of these"}, f"{g} (one of)",
+                                                   untrusted=untrusted), key=f"group_{g}_{f.file_id}")
+        c2.caption("Green bars are what the words say (the probability reaches the attribute's threshold, tuned on "
+                   "validation images; one answer per one-of question). "
                    + ("Probabilities are calibrated on validation images: of the answers given 70 %, about 70 % "
                       "should be right (the Metrics tab shows how well that held on the test images)."
                       if model.card.get("calibration") else
                       "This model was trained before calibration: its percentages overstate rare attributes. "
                       "Train it again for calibrated ones."))
+    if photos:
+        st.caption(f"Greyed answers and pale hatched bars: attributes that were right less than "
+                   f"{reliability.TRUSTED:.0%} of the time (balanced over yes and no) on cameras the model never saw, "
+                   f"so not findings; {rel.where()}." if rel else
+                   "How far each answer can be trusted on new cameras is not known: no leave-one-site-out benchmark "
+                   "results are here.")
 
 split, test_probs = ua.test_probabilities(card["stem"], mtime, str(ds.root), ds)
 test_frame = ds.frame.iloc[split.test].reset_index(drop=True)

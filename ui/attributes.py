@@ -49,6 +49,32 @@ def reliability(stem: str, mtime: float, data_root: str, _ds):
                                    model.probability_columns)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def new_camera_reliability(stem: str, mtime: float):
+    """Each attribute's balanced accuracy on sites never seen in training (``core.attributes.reliability``)."""
+    from core.attributes import reliability
+
+    return reliability.for_card(load_model(stem, mtime).card)
+
+
+def predicted_lines(model, probs, rel, threshold: float | None) -> tuple[list[tuple[str, bool]], set]:
+    """``(lines, said)`` for one photo: each answer in words with how far to trust it on new cameras, and
+    the attributes it asserts (what the chart marks). ``threshold``: one for every attribute instead of
+    the tuned ones and the one-of questions."""
+    from core.attributes import describe, reliability
+    from core.attributes import labels as L
+
+    if threshold is None:
+        choices, also = model.describe(probs)
+        answers, said = choices + also, describe.said_attributes(choices, also)
+    else:
+        decided = model.decide(probs.to_frame().T, threshold)[0]
+        said = {a for a, d in zip(model.attributes, decided) if d}
+        answers = [describe.Choice(a, L.words(a), float(probs[a]), said=a, members=(a,))
+                   for a in model.attributes if a in said]
+    return reliability.worded(answers, rel), said
+
+
 def percent_columns(per):
     """The per-attribute table for people: rates as percentages with the unit in the header, names in words."""
     from core.attributes import labels as L

@@ -6,6 +6,7 @@ Examples::
     python -m core.attributes train --split random-image --out models/attr-xception
     python -m core.attributes evaluate --model models/attr-xception --split person-disjoint
     python -m core.attributes predict --model models/attr-xception photo1.jpg photo2.png
+    python -m core.attributes predict --model models/attr-xception --adapt photos/camera3/   # one camera, adapted
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import artifacts, cli, config, flags
+from .. import artifacts, camera_stats, cli, config, flags
+from ..datasets.base import input_images
 from ..images import load_image
 from . import describe, metrics, splits
 from . import train as A
@@ -112,7 +114,10 @@ def main(argv=None) -> int:
     ev.add_argument("--split", type=_split_kind, help=SPLIT_HELP)
     pr = sub.add_parser("predict", help="per-attribute probabilities for image files")
     pr.add_argument("--model", required=True)
-    pr.add_argument("images", nargs="+")
+    pr.add_argument("images", nargs="+", help="image files or folders")
+    pr.add_argument("--adapt", action="store_true",
+                    help=f"the photos are all from one camera ({camera_stats.MIN_PHOTOS} or more): move their features "
+                         "from that camera's statistics onto the training images' first")
     flags.add(pr, "weights")
     ex = sub.add_parser("export", help="write the model as ONNX + SavedModel (images in, probabilities out), "
                                        "checked against Keras with ONNX Runtime")
@@ -132,9 +137,15 @@ def main(argv=None) -> int:
 
     if args.command == "predict":
         model = A.load(args.model)
-        images = [load_image(p) for p in args.images]
-        probs = model.predict_images(images, args.weights)
-        for path, (_, row) in zip(args.images, probs.iterrows()):
+        paths = input_images(args.images)
+        if args.adapt:
+            bar, update = cli.progress_bar()
+            probs, done = model.predict_adapted(paths, args.weights, progress=update)
+            bar.close()
+            print(f"cameras: {done.words()}", file=sys.stderr)
+        else:
+            probs = model.predict_images([load_image(p) for p in paths], args.weights)
+        for path, (_, row) in zip(paths, probs.iterrows()):
             print(f"{path}: {describe.sentence(*model.describe(row)) or '(no attribute above its threshold)'}")
             for a in model.attributes:
                 print(f"  {a:24s} {row[a]:.3f}")

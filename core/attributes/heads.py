@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .. import artifacts, backbones
+from .. import artifacts, backbones, camera_stats
 from ..datasets.attributes import AttributeDataset
 from ..errors import StudioError
 from ..feature_cache import FeatureCache
@@ -127,7 +127,18 @@ def train(ds: AttributeDataset, cfg: AttrConfig, features: np.ndarray | None = N
             "dataset": ds.name, "split": {"name": split.name, "seed": split.seed, "train": len(split.train),
                                           "val": len(split.val), "test": len(split.test)},
             "seed": cfg.seed, "date": artifacts.now(), "weights_file": cfg.weights}
-    model = AttributeModel(heads, card, history)
+    model = AttributeModel(heads, card, history, feature_stats=site_stats(features, ds.frame, split.train))
     report = votes_thresholds_test(model, features, Y, split, cfg, progress)
     card["timing"] = {"features_s": feature_s, "train_s": train_s, "epochs_run": len(history)}
     return model, report
+
+
+def site_stats(features: np.ndarray, frame, rows) -> dict:
+    """The training images' feature statistics: pooled, and per training site (a dataset's ``subset``
+    column: PETA's), for ``AttributeModel.feature_stats``."""
+    out = {"pooled": camera_stats.Stats.of(features[rows])}
+    if "subset" in frame:
+        sites = frame.subset.astype(str).to_numpy()[rows]
+        for site in sorted(set(sites)):
+            out[f"site {site}"] = camera_stats.Stats.of(features[rows][sites == site])
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import artifacts, backbones
+from .. import artifacts, backbones, camera_stats
 from ..errors import StudioError
 from ..feature_cache import FeatureCache
 from ..images import load_image, resize
@@ -33,6 +33,9 @@ class AttributeModel:
     _backbone: object = None
     image_model: object = None
     votes: NeighbourVotes | None = None          # with card["neighbours"] = {"k", "weight", "dims"}
+    # the training images' feature statistics (``camera_stats.Stats``): "pooled" and "site <name>" per
+    # training site (PETA's subsets); what a new camera's features are moved onto (``adapt``)
+    feature_stats: dict = field(default_factory=dict)
 
     @property
     def attributes(self) -> list[str]:
@@ -120,12 +123,40 @@ class AttributeModel:
             self._backbone = FeatureCache(self.spec, weights=weights or self.card.get("weights_file"))
         return self._backbone.embed_images(images)
 
+    @property
+    def adaptable(self) -> bool:
+        return "pooled" in self.feature_stats and self.image_model is None
+
+    def adapt(self, features: np.ndarray, camera: str = "this camera") -> tuple[np.ndarray, camera_stats.Adaptation]:
+        """Features of photos from one camera moved from that camera's own statistics onto the training
+        images' (``camera_stats``); under ``camera_stats.MIN_PHOTOS`` photos they are left as they are."""
+        if not self.adaptable:
+            raise StudioError("this model cannot be adapted to a camera: it keeps no statistics of its training "
+                              "features (" + ("a fine-tuned network" if self.image_model is not None else
+                                              "trained before they were kept; train it again") + ")")
+        return camera_stats.by_camera(features, [camera] * len(features), lambda _: self.feature_stats["pooled"])
+
     def predict_images(self, images: list[np.ndarray], weights=None) -> pd.DataFrame:
         if self.image_model is not None:
             batch = np.stack([resize(im, self.spec.height, self.spec.width) for im in images]).astype(np.float32)
             out = self.image_model.predict(batch, verbose=0, batch_size=64)
             return self._blend(np.asarray(out[FEATURES]) if self.votes is not None else None, out)
         return self.probabilities(self.features(images, weights))
+
+    def predict_adapted(self, paths_or_images, weights=None, batch: int = 256, progress=None,
+                        camera: str = "this camera") -> tuple[pd.DataFrame, camera_stats.Adaptation]:
+        """Photos (paths or images) all from one camera: their features moved onto the training images'
+        statistics from the photos' own (``adapt``), then the probabilities."""
+        if not self.adaptable:
+            self.adapt(np.zeros((0, 1)))            # the clear error
+        feats = []
+        for start in range(0, len(paths_or_images), batch):
+            chunk = paths_or_images[start:start + batch]
+            feats.append(self.features([im if isinstance(im, np.ndarray) else load_image(im) for im in chunk], weights))
+            emit(progress, "images", min(start + batch, len(paths_or_images)), len(paths_or_images),
+                 f"{min(start + batch, len(paths_or_images))} / {len(paths_or_images)} images")
+        moved, done = self.adapt(np.concatenate(feats), camera)
+        return self.probabilities(moved), done
 
     def predict_paths(self, paths, weights=None, batch: int = 256, progress=None) -> pd.DataFrame:
         frames = []
@@ -152,8 +183,13 @@ class AttributeModel:
 
     def save(self, stem) -> Path:
         net = self.image_model if self.image_model is not None else self.heads
-        return artifacts.save_keras(stem, net, {**self.card, "history": self.history}, KIND,
-                                    arrays=self.votes.arrays() if self.votes is not None else None)
+        arrays = self.votes.arrays() if self.votes is not None else {}
+        card = {**self.card, "history": self.history}
+        if self.feature_stats:
+            for i, st in enumerate(self.feature_stats.values()):
+                arrays.update(st.arrays(f"stats{i}"))
+            card["feature_statistics"] = {key: st.count for key, st in self.feature_stats.items()}
+        return artifacts.save_keras(stem, net, card, KIND, arrays=arrays or None)
 
 
 KIND = "attributes-keras"
@@ -199,19 +235,24 @@ def load(stem) -> AttributeModel:
     missing = [a for a in card.get("binary", []) + list(card.get("groups", {})) if a not in net.output]
     if missing:
         raise artifacts.ArtifactError(f"{stem}: the card names heads the model does not have ({missing[0]})")
-    votes = None
+    votes, stats = None, {}
+    arrays = artifacts.read_npz(stem, card) if card.get("neighbours") or card.get("feature_statistics") else {}
     if card.get("neighbours"):
         try:
-            votes = NeighbourVotes.from_arrays(artifacts.read_npz(stem, card), card["attributes"],
-                                               int(card["neighbours"]["k"]))
+            votes = NeighbourVotes.from_arrays(arrays, card["attributes"], int(card["neighbours"]["k"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise artifacts.ArtifactError(f"{stem}: the neighbour votes do not match the card ({exc})") from None
+    try:                                              # none in a card from before them
+        stats = {key: camera_stats.Stats.from_arrays(arrays, f"stats{i}")
+                 for i, key in enumerate(card.get("feature_statistics", {}))}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise artifacts.ArtifactError(f"{stem}: the feature statistics do not match the card ({exc})") from None
     if card.get("input") == "image":
         if votes is not None and FEATURES not in net.output:
             raise artifacts.ArtifactError(f"{stem}: the card names neighbour votes but the network has no "
                                           "features output")
         return AttributeModel(None, card, card.get("history", []), image_model=net, votes=votes)
-    return AttributeModel(net, card, card.get("history", []), votes=votes)
+    return AttributeModel(net, card, card.get("history", []), votes=votes, feature_stats=stats)
 
 
 def on_images(base, heads, spec: backbones.BackboneSpec, name: str, with_features: bool = False,

@@ -58,12 +58,20 @@ def votes_thresholds_test(model: AttributeModel, features: np.ndarray, Y: np.nda
     if cfg.tune_thresholds:
         model.card["thresholds"] = calibration.tune(val, Y[split.val], attrs, binary, "balanced")
         model.card["f1_thresholds"] = calibration.tune(val, Y[split.val], attrs, binary, "f1")
+    report = scored(model, probs, Y[split.test])
+    report["summary"]["ECE before calibration"] = ece_raw
+    model.card["metrics"] = {split.name: report["summary"]}
+    model.card["per_attribute"] = report["per_attribute"].round(4).to_dict(orient="records")
+    return {**report, "split": split}
+
+
+def scored(model: AttributeModel, probs, Y: np.ndarray) -> dict:
+    """Test probabilities ``probs`` against labels ``Y`` with the model's thresholds: the summary (mA,
+    instance-based metrics, mA at 0.5, ECE), the per-attribute table, the predictions."""
+    attrs = model.attributes
     pred = model.decide(probs)
-    per = metrics.label_based(Y[split.test], pred, attrs)
-    summary = metrics.summary(Y[split.test], pred, attrs)
-    summary["mA at 0.5"] = float(metrics.label_based(Y[split.test], model.decide(probs, 0.5), attrs)["mA"].mean())
-    summary["ECE"] = calibration.reliability(probs, Y[split.test], attrs, columns)[1]
-    summary["ECE before calibration"] = ece_raw
-    model.card["metrics"] = {split.name: summary}
-    model.card["per_attribute"] = per.round(4).to_dict(orient="records")
-    return {"summary": summary, "per_attribute": per, "split": split, "probabilities": probs, "predictions": pred}
+    per = metrics.label_based(Y, pred, attrs)
+    summary = metrics.summary(Y, pred, attrs)
+    summary["mA at 0.5"] = float(metrics.label_based(Y, model.decide(probs, 0.5), attrs)["mA"].mean())
+    summary["ECE"] = calibration.reliability(probs, Y, attrs, model.probability_columns)[1]
+    return {"summary": summary, "per_attribute": per, "probabilities": probs, "predictions": pred}

@@ -18,6 +18,25 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTS)
 
 
+def input_images(inputs) -> list[str]:
+    """Image files named on a command line: files as given, folders searched recursively (sorted); a
+    name that is neither, or nothing found, is an error."""
+    from ..errors import StudioError
+
+    paths = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(str(x) for x in p.rglob("*") if x.is_file() and is_image_name(x.name))
+        elif p.is_file():
+            paths.append(str(p))
+        else:
+            raise StudioError(f"{p}: no such file or folder")
+    if not paths:
+        raise StudioError("no images found in " + ", ".join(map(str, inputs)))
+    return paths
+
+
 def image_files(folder: Path, limit: int | None = None) -> list[Path]:
     """Image files directly in ``folder`` (no hidden ones), sorted by name; with ``limit``, only the
     first ``limit`` met while listing (a cheap look for layout detection, unsorted beyond that)."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import artifacts, cli, config, flags
 from ..datasets import catalog
-from ..datasets.base import is_image_name
+from ..datasets.base import input_images
 from ..errors import StudioError
 from ..images import load_image
 from . import protocols, search
@@ -143,17 +143,7 @@ def main(argv=None) -> int:
         return 0
     if args.command == "embed":
         model = T.load(args.model)
-        paths = []
-        for item in args.inputs:
-            p = Path(item)
-            if p.is_dir():
-                paths += sorted(str(x) for x in p.rglob("*") if x.is_file() and is_image_name(x.name))
-            elif p.is_file():
-                paths.append(str(p))
-            else:
-                raise StudioError(f"{p}: no such file or folder")
-        if not paths:
-            raise StudioError("no images to embed")
+        paths = input_images(args.inputs)
         bar, update = cli.progress_bar()
         emb = T.embed_paths(model, paths, update, cache_dir=getattr(args, "cache_dir", None))
         bar.close()

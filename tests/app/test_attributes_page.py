@@ -62,6 +62,18 @@ def test_upload_gives_probability_bars(trained, demo_dir):
     assert len(bars["data"][0]["y"]) >= 10
     assert any("notes.jpg cannot be used" in e.value for e in at.error)
     assert any(m.value.startswith("**Predicted:**") and "jeans" in m.value for m in at.markdown)
+    # every answer says how far to trust it on new cameras; the near-coin-toss ones are greyed
+    said = next(m.value for m in at.markdown if m.value.startswith("**Predicted:**"))
+    assert "on new cameras" in said and ":gray[" in said
+    assert any("Greyed answers" in c.value and "recommended configuration" in c.value for c in at.caption)
+    assert at.get("toggle") and not any(t.key == "attr_adapt" for t in at.toggle)      # under 30 photos: no adapting
+    at.file_uploader(key="attr_upload").set_value([(f"p{i}.png", person, "image/png") for i in range(30)]).run()
+    at.toggle(key="attr_adapt").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(i.value.startswith("Photos adapted to this camera from its own photos: this camera (30 photos)")
+               for i in at.info)
+    at.toggle(key="attr_adapt").set_value(False)
+    at.file_uploader(key="attr_upload").set_value([("person.png", person, "image/png")]).run()
     at.toggle(key="attr_tuned").set_value(False).run()
     at.slider(key="attr_threshold").set_value(95).run()
     assert not at.exception

@@ -129,3 +129,33 @@ def test_search_in_a_gallery_index(tmp_path, monkeypatch, demo_dir):
     assert not at.exception, [e.value for e in at.exception]
     ranked = [c for c in captions(at) if c.startswith("#")]
     assert len(ranked) == 10 and all(".png" in c for c in ranked)
+
+
+def test_a_model_from_another_dataset_is_adapted_to_these_cameras(tmp_path, monkeypatch, small_reid_model):
+    """Cross-dataset: the page adapts the cameras by default, says how, and adapts an upload from a camera
+    the user names."""
+    import json
+
+    from tests.conftest import SMALL_REID, copy_model
+
+    monkeypatch.setenv("STUDIO_MODEL_DIR", str(tmp_path))
+    stem = copy_model(small_reid_model, tmp_path / SMALL_REID)
+    card = json.loads(stem.with_suffix(".json").read_text())
+    card.update(data="/elsewhere/VIPeR", dataset="another dataset")        # trained elsewhere, as far as the page knows
+    stem.with_suffix(".json").write_text(json.dumps(card))
+    at = open_page(PAGE, timeout=300)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key="reid_adapt").value is True
+    assert any(c.value.startswith("Cameras adapted to each camera from its own photos: query camera 0") for c in at.caption)
+    rows = at.dataframe[0].value
+    assert any("cameras adapted" in m for m in rows.model) and any("cameras adapted" not in m for m in rows.model)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((160, 64, 3), 120, np.uint8)).save(buf, "PNG")
+    at.file_uploader(key="reid_upload").set_value(("me.png", buf.getvalue(), "image/png")).run()
+    assert any("adapted with the gallery's photos pooled" in c.value for c in at.caption)
+    at.selectbox(key="reid_query_camera").set_value(0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(c.value.startswith("Your photo was adapted to this camera from its own photos: camera 0 (300 photos)")
+               for c in at.caption)
+    at.toggle(key="reid_adapt").set_value(False).run()
+    assert not any(c.value.startswith("Cameras adapted") for c in at.caption)

@@ -365,7 +365,10 @@ def test_description_says_one_choice_per_exclusive_set_and_the_close_runner_up()
     assert said["gender"].answer == "female" and said["gender"].probability == pytest.approx(0.9)
     assert said["sleeves"].answer == "long sleeves" and said["sleeves"].runner_up == "short sleeves"
     assert said["age"].answer == "aged 16-30" and said["age"].runner_up == "aged 31-45"
-    assert [w for w, _ in also] == ["long hair", "backpack"]       # sunglasses under its threshold; sets apart
+    assert [c.answer for c in also] == ["long hair", "backpack"]   # sunglasses under its threshold; sets apart
+    # what is said is what a chart marks: jeans and sneakers, not male (the answer is female) nor trousers
+    assert D.said_attributes(choices, also) == {"lowerBodyJeans", "footwearSneaker", "personalLess30", "hairLong",
+                                                "carryingBackpack", "upperBodyCasual", "lowerBodyCasual"}
     line = D.sentence(choices, also)
     assert "jeans (62%; or trousers, 55%)" in line and "shorts" not in line and "female (90%)" in line
 

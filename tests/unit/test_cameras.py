@@ -120,3 +120,100 @@ def test_an_upload_is_adapted_from_the_camera_named_or_the_gallery(small_reid_mo
     assert cli.run(reid_cli.main, ["search", "--model", str(small_reid_model), "--query", photo, "--adapt",
                                    "--query-camera", str(few)]) == 0
     assert "gallery's photos pooled" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ attributes
+def test_attribute_models_keep_their_sites_statistics_and_adapt_a_camera_folder(small_attr_model, demo_dir, tmp_path,
+                                                                                 capsys):
+    from core.attributes import __main__ as attr_cli
+    from core.attributes import train as A
+
+    model = A.load(small_attr_model)
+    assert model.adaptable and "pooled" in model.feature_stats
+    sites = {k for k in model.feature_stats if k.startswith("site ")}
+    assert sites and sum(model.feature_stats[k].count for k in sites) == model.feature_stats["pooled"].count
+    ds = catalog.load(catalog.Source("attributes", demo_dir / "PETA", True))
+    paths = list(ds.frame.path[:C.MIN_PHOTOS + 2])
+    plain = model.predict_paths(paths)
+    adapted, done = model.predict_adapted(paths)
+    assert done.adapted == {"this camera": C.MIN_PHOTOS + 2}
+    assert plain.shape == adapted.shape and not np.allclose(plain.to_numpy(), adapted.to_numpy(), atol=1e-4)
+    # the CLI: a folder of one camera's photos, adapted; too few photos are predicted as they are, and said so
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for p in paths:
+        (folder / p.split("/")[-1]).write_bytes(open(p, "rb").read())
+    assert cli.run(attr_cli.main, ["predict", "--model", str(small_attr_model), "--adapt", str(folder)]) == 0
+    out = capsys.readouterr()
+    assert f"this camera ({C.MIN_PHOTOS + 2} photos)" in out.err and out.out.count(str(folder)) == C.MIN_PHOTOS + 2
+    assert cli.run(attr_cli.main, ["predict", "--model", str(small_attr_model), "--adapt", paths[0], paths[1]]) == 0
+    assert "not adapted, under 30 photos" in capsys.readouterr().err
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.png").write_bytes(b"no image")
+    assert cli.run(attr_cli.main, ["predict", "--model", str(small_attr_model), "--adapt", str(junk)]) == 2
+    assert "a.png" in capsys.readouterr().err
+
+
+def test_an_attribute_card_from_before_the_statistics_loads_and_predicts_as_before(small_attr_model, demo_dir,
+                                                                                  tmp_path, capsys):
+    from core import artifacts
+    from core.attributes import __main__ as attr_cli
+    from core.attributes import train as A
+
+    old = copy_model(small_attr_model, tmp_path / "old")
+    card = json.loads(old.with_suffix(".json").read_text())
+    card.pop("feature_statistics")
+    card.pop("npz_sha256", None)                 # heads without votes had no arrays file before
+    old.with_suffix(".json").write_text(json.dumps(card))
+    old.with_suffix(".npz").unlink()
+    before, now = A.load(old), A.load(small_attr_model)
+    assert not before.adaptable
+    photo = str(next((demo_dir / "PETA").rglob("*.png")))
+    assert np.allclose(before.predict_paths([photo]).to_numpy(), now.predict_paths([photo]).to_numpy())
+    with pytest.raises(StudioError, match="train it again"):
+        before.predict_adapted([photo])
+    assert cli.run(attr_cli.main, ["predict", "--model", str(old), "--adapt", photo]) == 2
+    assert "cannot be adapted" in capsys.readouterr().err
+    assert artifacts.read_card(old)["kind"] == "attributes-keras"
+
+
+def test_reliability_on_new_cameras_in_words_and_the_grey_rule():
+    from core.attributes import describe as D
+    from core.attributes import reliability as R
+
+    assert R.words(0.80) == "right about 4 times in 5 on new cameras"
+    assert R.words(0.69) == "right about 7 times in 10 on new cameras"
+    assert R.words(0.52) == "close to a coin toss on new cameras"
+    assert R.words(None) == "not measured on new cameras"
+    rel = R.Reliability({"hairLong": 0.8, "personalMale": 0.68, "personalLess30": 0.55, "personalLess45": 0.52},
+                        "test", True, 9)
+    male = D.Choice("gender", "female", 0.7, said=None, members=("personalMale",))
+    age = D.Choice("age", "aged 16-30", 0.4, said="personalLess30", members=("personalLess30", "personalLess45"))
+    hair = D.Choice("hairLong", "long hair", 0.9, said="hairLong", members=("hairLong",))
+    lines = R.worded([male, age, hair], rel)
+    assert lines[0] == ("female (70%) — right about 2 times in 3 on new cameras", True)    # the complement: gender's
+    assert lines[1] == ("aged 16-30 (40%) — close to a coin toss on new cameras", False)  # greyed
+    assert lines[2][1] and R.of_answer(D.Choice("age", "aged under 16", 0.5, members=age.members), rel) == \
+        pytest.approx(0.535)
+    # from the benchmark results: PETA's recommended configuration is its own; another falls back and says so
+    own = R.for_card({"backbone": {"name": "xception", "height": 256, "width": 128, "pooling": "stripes-mid"}})
+    other = R.for_card({"backbone": {"name": "xception", "height": 128, "width": 64, "pooling": "avg"}})
+    assert own.own_configuration and not other.own_configuration and "recommended configuration" in other.where()
+    assert own.of("hairLong") > R.TRUSTED > own.of("accessorySunglasses")
+
+
+def test_the_chart_marks_what_the_words_say():
+    import pandas as pd
+
+    from core import plots
+
+    probs = pd.Series({"personalMale": 0.45, "hairLong": 0.9, "accessoryHat": 0.3})
+    thresholds = {"personalMale": 0.4, "hairLong": 0.5, "accessoryHat": 0.5}
+    # the words say "female, 55%": personalMale passes its threshold but is not said, so not green
+    fig = plots.probability_bars(probs, thresholds, said={"hairLong"}, untrusted={"hairLong": "coin toss"})
+    colours = dict(zip(fig.data[0].y, fig.data[0].marker.color))
+    assert colours["personalMale"] == colours["accessoryHat"] == "#BAB0AC"
+    assert colours["hairLong"] == "#C7DFC1"                       # said, but pale: not trusted on new cameras
+    fig = plots.probability_bars(probs, thresholds)
+    assert dict(zip(fig.data[0].y, fig.data[0].marker.color))["personalMale"] == "#54A24B"
