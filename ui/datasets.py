@@ -45,7 +45,7 @@ def load_dataset(kind: str, pick: bool = False):
     try:
         catalog.check_data_dir(folder or None)
     except StudioError as exc:
-        source, dataset = _load(kind, "", cache)
+        source, dataset = _load(kind, "", cache, catalog.DEMO)
         return source, dataset, f"{exc}. Showing the demo data instead."
     found = [s for s in datasets_found(folder) if s.kind == kind] if pick and folder else []
     name = ""
@@ -59,7 +59,7 @@ def load_dataset(kind: str, pick: bool = False):
                             help="Every dataset of this kind found in the data folder, by its folder's path "
                                  "inside it; the first is the default.")
         if name == catalog.DEMO:
-            folder, name = "", ""
+            folder = ""
     try:
         source, dataset = _load(kind, folder, cache, name)
         return source, dataset, source.note or None     # a data folder without this kind: say so

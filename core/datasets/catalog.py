@@ -127,9 +127,9 @@ def resolve(kind: str, data_dir=None, cache_dir=None, seed: int = 0, dataset: st
     else the demo's (generated once)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
-    root = check_data_dir(data_dir)
-    if dataset == DEMO:
+    if dataset == DEMO:                 # the demo needs no data folder (a missing one is not its problem)
         return demo_source(kind, cache_dir, seed)
+    root = check_data_dir(data_dir)
     if root is None:
         if dataset:
             raise StudioError(f"--dataset {dataset}: set a data folder (--data-dir or STUDIO_DATA_DIR) to choose "

@@ -137,3 +137,14 @@ def test_empty_data_folder_says_so_and_shows_the_demo(tmp_path):
         assert any("using the demo data instead" in n for n in notes), notes
     assert not any((tmp_path / "empty").iterdir())
     shutil.rmtree(tmp_path / "empty")
+
+
+def test_a_missing_data_folder_from_the_environment_falls_back_to_the_demo_on_every_page(tmp_path, monkeypatch):
+    """$STUDIO_DATA_DIR naming a folder that is not there: a warning and the demo, never a stack trace (the
+    fallback once resolved the same missing folder again)."""
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "gone"))
+    for page in (REID, CLUSTER, "pages/4_Attributes.py", "pages/1_Datasets.py"):
+        at = open_page(page)
+        notes = [w.value for w in at.warning] + [e.value for e in at.error]
+        assert any("data folder not found" in n for n in notes), (page, notes)
+        assert not at.exception
