@@ -5,6 +5,8 @@
     python -m bench.reid --data-dir D --dataset prid_2011 --skip-deep     # PRID 2011's protocol -> reid-prid_2011.md
     python -m bench.reid --data-dir ../shared/data --cross "../shared/data/PETA/PETA dataset/PRID/archive"
                                                         # trained on VIPeR, tested elsewhere -> reid-cross.md
+    python -m bench.reid --data-dir ../shared/data --cameras "../shared/data/PETA/PETA dataset/PRID/archive"
+                        # cameras adapted or not: in domain, and back from that dataset to VIPeR -> reid-cameras.md
 
 With ``--dataset`` the benchmark runs that dataset's protocols (``python -m core.datasets layouts``):
 PRID 2011, GRID and CUHK01 their 10 seeded literature splits, Market-1501 / DukeMTMC-reID the fixed
@@ -187,6 +189,16 @@ NONDEEP = [("LOMO + XQDA", "lomo-xqda"), ("GOG + XQDA", "gog-xqda"), (BEST_NONDE
            ("frozen Xception + XQDA", "xception-xqda"), (FUSED, "fused-xqda")]
 
 
+def _name(args, p: str) -> str:
+    """A dataset folder's name in a table: its path inside the data folder where it is there, else as given."""
+    from pathlib import Path
+
+    try:
+        return str(Path(p).resolve().relative_to(Path(args.data_dir).resolve()))
+    except ValueError:
+        return p
+
+
 ADAPTED = {False: "as trained", True: "adapted"}
 ADAPTED_NOTE = ("Cameras *adapted*: each test camera's descriptors (query side and gallery side apart) moved, "
                 "dimension by dimension, from that camera's own mean and spread (its test photos, no labels) onto "
@@ -199,13 +211,7 @@ def cross_dataset(args, ds) -> int:
     from pathlib import Path
 
     others = [s for s in catalog.available("reid", args.data_dir) if Path(s.path).resolve() != Path(ds.root).resolve()]
-    def name(p: str) -> str:          # its path inside the data folder where it is there, else as given
-        try:
-            return str(Path(p).resolve().relative_to(Path(args.data_dir).resolve()))
-        except ValueError:
-            return p
-
-    others += [catalog.Source("reid", Path(p), False, name=name(p)) for p in args.cross or []]
+    others += [catalog.Source("reid", Path(p), False, name=_name(args, p)) for p in args.cross or []]
     if not others:
         print("no other re-identification dataset in the data folder and no --cross folder", file=sys.stderr)
         return 2
@@ -246,6 +252,72 @@ def cross_dataset(args, ds) -> int:
     return 0
 
 
+def cameras(args, ds) -> int:
+    """Adapting the cameras (``core.camera_stats``) where it should change nothing much and where it should
+    help: in domain on ``ds`` (its course split and each literature split, a model trained per split), and
+    trained on the ``--cameras`` dataset's first split, tested on ``ds``'s literature splits (the way back
+    of ``--cross``); each with the cameras as trained and adapted, and the adaptation's own cost."""
+    from pathlib import Path
+
+    from core import camera_stats
+    from core.datasets.splits import split_frames
+    from core.reid.methods import cached_descriptors
+
+    methods = [(label, m) for label, m in (("LOMO + GOG + XQDA", "lomo-gog-xqda"), (FUSED, "fused-xqda"))
+               if not (args.skip_frozen and m in T.FROZEN_METHODS)]
+    rows, cost = [], []
+
+    def evaluate(model, target, split, how):
+        for adapt in (False, True):
+            e = T.test_embeddings(model, target, split, adapt=adapt)
+            rows.append({**how, "cameras": ADAPTED[adapt], "split": split.name, **T.rank(model, e).summary()})
+            print(rows[-1], file=sys.stderr, flush=True)
+
+    for protocol in ("course", "literature"):
+        splits = protocols.protocol_splits(ds, protocol)[:args.camera_splits]
+        for label, m in methods:
+            for split in splits:
+                model = T.train(ds, split, T.TrainConfig(m, weights=args.weights))
+                evaluate(model, ds, split, {"trained on": ds.name, "tested on": f"{ds.name} ({protocol})", "method": label})
+    back = catalog.load(catalog.Source("reid", Path(args.cameras), False, name=_name(args, args.cameras)))
+    first = protocols.parse_split(back, None)
+    for label, m in methods:
+        model = T.train(back, first, T.TrainConfig(m, weights=args.weights))
+        for split in protocols.protocol_splits(ds, "literature")[:args.camera_splits]:
+            evaluate(model, ds, split, {"trained on": f"{back.name} {first.name}", "tested on": f"{ds.name} (literature)",
+                                        "method": label})
+        # the adaptation alone: statistics of 100 photos' descriptors and the move, median of 7
+        _, qf, _ = split_frames(ds, protocols.protocol_splits(ds, "literature")[0])
+        feats = [cached_descriptors(n, list(qf.path[:100]), None, model.weights, None, "query") for n in T.parts(m)]
+        times = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            model.adapt(feats, np.zeros(len(feats[0]), int))
+            times.append(time.perf_counter() - t0)
+        cost.append({"method": label, "photos": len(feats[0]), "dimensions": sum(f.shape[1] for f in feats),
+                     "seconds per 100 photos (median of 7)": round(float(np.median(times)) * 100 / len(feats[0]), 4)})
+    df = pd.DataFrame(rows)
+    summary = []
+    for (trained_on, tested, method, how), g in df.groupby(["trained on", "tested on", "method", "cameras"], sort=False):
+        s = protocols.summarise(g.to_dict("records"))
+        summary.append({"trained on": trained_on, "tested on": tested, "method": method, "cameras": how,
+                        "splits": int(s["splits"]),
+                        **{k: round(s[k] * 100, 1) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP")}})
+    info = common.meta([0], data=str(ds.root), dataset=ds.name, back=f"{back.name} ({back.layout}, split {first.name})",
+                       min_photos=camera_stats.MIN_PHOTOS)
+    path = common.write("reid-cameras", info, [
+        ("Cameras as trained and adapted (percent; mean over the splits)",
+         f"In domain: a model trained on each split's training identities, tested on its test identities. Back: "
+         f"trained once on {back.name}'s first split, tested on {ds.name}'s literature splits. " + ADAPTED_NOTE,
+         pd.DataFrame(summary)),
+        ("The adaptation's cost", "The per-camera statistics of 100 query photos' descriptors (read from the cache) "
+         "and their move onto the training statistics, every part of the method; describing the photos is "
+         "not included (it is needed with or without adapting).", pd.DataFrame(cost)),
+        ("Every split", "", df.round(4))])
+    print(path.read_text())
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     flags.add(p, "data-dir", "dataset", "weights", required={"data-dir"})
@@ -269,7 +341,13 @@ def main(argv=None) -> int:
     p.add_argument("--cross", nargs="*", metavar="FOLDER",
                    help="only the cross-dataset table (reid-cross.md): methods trained on --dataset's default split, "
                         "evaluated on these re-ID datasets (and the data folder's other ones)")
+    p.add_argument("--cameras", metavar="FOLDER",
+                   help="only the cameras table (reid-cameras.md): adapted or not in domain, and trained on FOLDER's "
+                        "dataset, tested on --dataset's")
+    p.add_argument("--camera-splits", type=int, default=10, help="with --cameras: the first N splits of each protocol")
     args = p.parse_args(argv)
+    if args.cameras:
+        return cameras(args, catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset)))
     if args.cross is not None:
         return cross_dataset(args, catalog.load(catalog.resolve("reid", args.data_dir, dataset=args.dataset)))
     if args.latency_only:
