@@ -41,12 +41,16 @@ class Reliability:
 
 
 def words(balanced_accuracy: float | None) -> str:
-    """``0.8`` -> "right about 4 times in 5 on new cameras"; near 0.5 -> "close to a coin toss ..."."""
+    """``0.8`` -> "right about 4 times in 5 on new cameras"; near 0.5 -> "close to a coin toss ..."; under
+    ``TRUSTED`` but above that, "little better than a coin toss ..." (a greyed answer never reads like a
+    trusted one)."""
     if balanced_accuracy is None:
         return "not measured on new cameras"
     b = float(balanced_accuracy)
     if b < 0.565:
         return "close to a coin toss on new cameras"
+    if b < TRUSTED:
+        return "little better than a coin toss on new cameras"
     # the simple fraction k in n (n up to 10) nearest to b
     k, n = min(((k, n) for n in (2, 3, 4, 5, 10) for k in range(1, n)), key=lambda kn: (abs(kn[0] / kn[1] - b), kn[1]))
     return f"right about {k} times in {n} on new cameras"

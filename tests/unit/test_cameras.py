@@ -185,6 +185,7 @@ def test_reliability_on_new_cameras_in_words_and_the_grey_rule():
     assert R.words(0.80) == "right about 4 times in 5 on new cameras"
     assert R.words(0.69) == "right about 7 times in 10 on new cameras"
     assert R.words(0.52) == "close to a coin toss on new cameras"
+    assert R.words(0.58) == "little better than a coin toss on new cameras"      # greyed: never "3 times in 5"
     assert R.words(None) == "not measured on new cameras"
     rel = R.Reliability({"hairLong": 0.8, "personalMale": 0.68, "personalLess30": 0.55, "personalLess45": 0.52},
                         "test", True, 9)
