@@ -47,7 +47,7 @@ java:
 	fi
 
 run: venv
-	STUDIO_DATA_DIR="$(DATA_DIR)" STUDIO_XCEPTION_WEIGHTS="$(WEIGHTS)" STUDIO_PRESETS="$(PRESETS)" $(PY) -m streamlit run app.py $(STREAMLIT_FLAGS)
+	STUDIO_DATA_DIR="$(DATA_DIR)" STUDIO_XCEPTION_WEIGHTS="$(WEIGHTS)" STUDIO_PRESETS="$(PRESETS)" $(PY) -m ui.serve $(STREAMLIT_FLAGS)
 
 # The recommended model of each system on the data folder, in one go (resumable: what exists is kept).
 models: venv

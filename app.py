@@ -1,6 +1,7 @@
 """Person Re-ID & Clustering Studio: navigation and the home page.
 
-Run with ``make run`` (or ``streamlit run app.py``).
+Run with ``make run`` (``python -m ui.serve``: every page's link works from the first visit; plain
+``streamlit run app.py`` works too).
 """
 import logging
 

@@ -35,7 +35,7 @@ def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_
     if log_path is None:
         log_path = Path(tempfile.mkstemp(prefix="streamlit-", suffix=".log")[1])
     log = open(log_path, "wb")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "app.py"), "--server.address", "127.0.0.1",
+    cmd = [sys.executable, "-m", "ui.serve", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", watcher, *extra_args]
     proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
