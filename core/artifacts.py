@@ -65,6 +65,45 @@ def atomic_writer(path):
         raise
 
 
+_WHOLE: dict = {"depth": 0, "pending": None}
+
+
+class whole:
+    """``with whole():`` a model's files are written as one: an interruption (a cancelled background job's
+    signal, ``interrupt``) arriving meanwhile waits until they are all written, so a cancel never leaves a
+    network without its card or a card without its arrays."""
+
+    def __enter__(self):
+        _WHOLE["depth"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        _WHOLE["depth"] -= 1
+        pending, _WHOLE["pending"] = (_WHOLE["pending"], None) if not _WHOLE["depth"] else (None, _WHOLE["pending"])
+        if pending is not None and exc[0] is None:
+            pending()
+        return False
+
+
+def interrupt(raise_it) -> None:
+    """From a signal handler: call ``raise_it`` (which raises) now, or as soon as the model being saved
+    is whole."""
+    if _WHOLE["depth"]:
+        _WHOLE["pending"] = raise_it
+    else:
+        raise_it()
+
+
+def _saved_whole(save):
+    import functools
+
+    @functools.wraps(save)
+    def wrapper(*args, **kwargs):
+        with whole():
+            return save(*args, **kwargs)
+    return wrapper
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
     with atomic_writer(path) as f:
         f.write(data)
@@ -136,6 +175,7 @@ def _write_npz(stem: Path, arrays: dict[str, np.ndarray]) -> str:
     return sha256(data)
 
 
+@_saved_whole
 def save_arrays(stem, arrays: dict[str, np.ndarray], card: dict, kind: str) -> Path:
     """Write ``stem.npz`` then ``stem.json`` (the card, with kind, date and the npz checksum)."""
     stem = _stem(stem)
@@ -210,6 +250,7 @@ def read_card(stem) -> dict:
     return card
 
 
+@_saved_whole
 def save_keras(stem, model, card: dict, kind: str, arrays: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``stem.keras`` (via a temporary file, then rename), ``arrays`` (if any) as ``stem.npz``, and
     then the card with both checksums."""
@@ -291,6 +332,29 @@ class exclusive:
         os.close(self._fd)
         self._fd = None
         return False
+
+
+class exclusive_wait:
+    """``with exclusive_wait(path):`` an OS file lock (``flock``) that waits its turn: short critical
+    sections shared by processes (starting a background job)."""
+
+    def __init__(self, path):
+        self.path, self._fd = Path(path), None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
 
 
 def training_lock(system: str, model_dir=None) -> exclusive:

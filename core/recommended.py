@@ -212,6 +212,14 @@ def by_key(system: str, key: str) -> Preset:
     raise KeyError(f"no {system} preset '{key}'")
 
 
+def seconds_of(system: str, key: str) -> float | None:
+    """A preset's measured training time, None for a setting that is not a preset (or not measured)."""
+    try:
+        return by_key(system, key).seconds
+    except (KeyError, results.ResultsError):
+        return None
+
+
 def labels(system: str) -> dict[str, str]:
     """Preset key -> its label for a page's choice: the title and what it measured, the recommended one
     first and said to be."""

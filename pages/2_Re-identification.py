@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core import artifacts, checkpoint, plots, recommended
+from core import checkpoint, job_kinds, plots, recommended
 from core.errors import StudioError
 from core.images import for_display, load_image
-from core.progress import Phases
 from core.reid import protocols, search
 from core.reid import train as T
 from ui import datasets, state
+from ui import jobs as uj
 from ui import reid as ur
 
 st.title(":material/person_search: Re-identification")
@@ -44,28 +44,14 @@ with st.expander("Train a new model", expanded=not ur.saved_models(str(ds.root))
                              help="Training of this method on this split stopped before the end; its last "
                                   "epoch was saved. Untick to start again from scratch.")
     if st.button("Train", type="primary", key="train"):
-        bar = st.progress(0.0, text="Starting…")
-        chart, chart_note = st.empty(), st.empty()
-
-        one_bar = Phases(T.PHASES, lambda fraction, text: bar.progress(fraction, text=text))
-
-        def report(event):
-            one_bar(event)
-            if event.history:
-                chart.plotly_chart(plots.loss_curve(list(event.history)), key=f"loss_{len(event.history)}")
-                chart_note.caption("The loss should fall epoch by epoch; flat from the start means nothing is "
-                                   "being learned.")
-
-        cfg = T.TrainConfig(method=method, epochs=epochs or 1,
-                            weights=state.weights_setting())
-        try:
-            with artifacts.training_lock("reid", state.model_dir()):
-                model, result = T.train_and_save(ds, split, cfg, stem, report, resume=resume)
-            if resume and not model.card.get("resumed_from_epoch"):
-                st.info("The saved checkpoint was made with other settings, so this run started from scratch.")
-            st.success(f"Trained and saved {stem.name}: Rank-1 {result.rank(1):.1%} on {split.name}.")
-        except StudioError as exc:
-            st.error(str(exc))
+        cfg = T.TrainConfig(method=method, epochs=epochs or 1, weights=state.weights_setting())
+        expected = recommended.seconds_of("reid", method)
+        uj.start("reid-train", {"dataset": job_kinds.dataset_settings(source), "split": split.name,
+                                "config": cfg.to_dict(), "stem": str(stem), "resume": resume},
+                 uj.key("reid", ds.root), f"Re-ID training: {method} on {ds.name} ({split.name})", expected)
+    st.caption("Training runs in the background: you can leave this page, and the model appears in the list below "
+               "when it is saved.")
+uj.panel(uj.key("reid", ds.root))
 
 cards = ur.saved_models(str(ds.root), everywhere=True)
 card = state.pick_model(cards, ur.card_label, "reid_model",

@@ -1,20 +1,21 @@
 """Attributes: per-label probabilities for uploaded images, browse, attribute search, metrics."""
 import os
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, camera_stats, plots, recommended
+from core import camera_stats, job_kinds, plots, recommended
 from core.attributes import labels as L
 from core.attributes import reliability, splits
 from core.attributes import train as A
 from core.attributes.search import rank_by_attributes
 from core.errors import StudioError
 from core.images import for_display, load_image
-from core.progress import Phases
 from ui import attributes as ua
 from ui import datasets, state
+from ui import jobs as uj
 
 st.title(":material/checkroom: Attributes")
 st.caption("From one photo of a pedestrian, the probability of each attribute: gender, age group, clothing, "
@@ -74,15 +75,14 @@ with st.expander("Train a new model", expanded=not ua.saved_models(str(ds.root))
     st.caption("Backbone features are computed once per image and cached; the times are measured on PETA "
                "(about 14,000 images) on 2 cores, from an empty cache.")
     if st.button("Train", type="primary", key="attr_train"):
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            with artifacts.training_lock("attributes", state.model_dir()):
-                stem = state.model_stem("attr", cfg.model_tag(epochs > 0), ds.name, split_kind)
-                show = Phases(A.phases(epochs > 0), lambda f, text: bar.progress(f, text=text))
-                model, report = A.train_and_save(ds, cfg, stem, epochs, progress=show)
-            st.success(f"Trained and saved {stem.name}: mA {report['summary']['mA']:.1%} on the test images.")
-        except StudioError as exc:
-            st.error(str(exc))
+        stem = state.model_stem("attr", cfg.model_tag(epochs > 0), ds.name, split_kind)
+        uj.start("attributes-train", {"dataset": job_kinds.dataset_settings(source), "config": asdict(cfg),
+                                      "epochs": epochs, "stem": str(stem)},
+                 uj.key("attributes", ds.root), f"Attribute training ({preset}) on {ds.name}",
+                 recommended.seconds_of("attributes", preset))
+    st.caption("Training runs in the background: you can leave this page, and the model appears in the list below "
+               "when it is saved.")
+uj.panel(uj.key("attributes", ds.root))
 
 card = state.pick_model(ua.saved_models(str(ds.root)), ua.card_label, "attr_model",
                         "No saved attribute model for this data yet: train one above.")
@@ -152,7 +152,7 @@ with tab_pred:
                       "Train it again for calibrated ones."))
     if photos:
         st.caption(f"Greyed answers and pale hatched bars: attributes that were right less than "
-                   f"{reliability.TRUSTED:.0%} of the time (balanced over yes and no) on cameras the model never saw, "
+                   f"{reliability.TRUSTED:.0%} of the time (balanced over yes and no) on cameras left out of training, "
                    f"so not findings; {rel.where()}." if rel else
                    "How far each answer can be trusted on new cameras is not known: no leave-one-site-out benchmark "
                    "results are here.")

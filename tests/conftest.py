@@ -17,6 +17,9 @@ os.environ.setdefault("STUDIO_CACHE_DIR", str(PROJECT / ".cache" / "test"))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["STUDIO_CACHE_DIR"] = str(Path(os.environ["STUDIO_CACHE_DIR"]) / os.environ["PYTEST_XDIST_WORKER"])
 os.environ["STUDIO_MODEL_DIR"] = str(Path(os.environ["STUDIO_CACHE_DIR"]) / "models")
+# Background jobs run in the calling thread in the AppTests (which patch what a job calls, and read its
+# result in the same run); tests/unit/test_jobs.py and the browser tests start real job processes.
+os.environ["STUDIO_JOBS"] = "inline"
 _weights = PROJECT.parent / "shared" / "weights" / "xception_imagenet_notop.weights.h5"
 if _weights.is_file():
     os.environ.setdefault("STUDIO_XCEPTION_WEIGHTS", str(_weights))

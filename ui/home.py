@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import prepare, wording
-from core.errors import StudioError
 from ui import datasets, state
 
 ICONS = {"reid": ":material/person_search:", "clustering": ":material/movie:", "attributes": ":material/checkroom:"}
@@ -70,24 +69,18 @@ def _card(row: dict, page) -> None:
 
 
 def _prepare(systems: list[str]) -> None:
-    """Train these systems' recommended models, one progress bar for all; then show the new state."""
-    with st.status("Preparing the models…", expanded=True) as box:
-        bar = st.progress(0.0, text="Starting…")
-        try:
-            rows = prepare.run(_settings(), systems, progress=lambda e: bar.progress(e.fraction, text=e.message[:120]),
-                               loaded=_loaded())
-        except StudioError as exc:           # e.g. another session is training the same system
-            box.update(label="Preparation stopped", state="error")
-            st.error(str(exc))
-            return
-        failed = [r for r in rows if r.state != "ready"]
-        for r in failed:
-            st.error(f"{r.title}: {r.note}")
-        box.update(label="Models ready" if not failed else "Some models could not be prepared",
-                   state="complete" if not failed else "error", expanded=bool(failed))
+    """Train these systems' recommended models in a background job (``core.jobs``), one for all."""
+    from dataclasses import asdict
+
+    from ui import jobs as uj
+
+    total = sum(r["expected_s"] or 0 for r in status() if r["system"] in systems)
+    uj.start("prepare", {"settings": asdict(_settings()), "systems": systems}, PREPARE_KEY,
+             "Preparing " + ", ".join(systems), total or None)
     _status.clear()
-    if not failed:
-        st.rerun()
+
+
+PREPARE_KEY = "prepare:all"
 
 
 def dashboard(pages: dict) -> None:
@@ -102,6 +95,10 @@ def dashboard(pages: dict) -> None:
                     "`make models` on the command line). Models already trained are kept.")
         if c2.button("Prepare all models", type="primary", key="prepare_all"):
             _prepare([r["system"] for r in missing])
+    from ui import jobs as uj
+
+    uj.panel(PREPARE_KEY)
+    uj.running_list()
     cols = st.columns(len(rows))
     for col, row in zip(cols, rows):
         with col:

@@ -49,3 +49,30 @@ def test_weights_setting_in_the_sidebar(tmp_path, monkeypatch):
     at.sidebar.text_input(key="weights_file").set_value(str(good)).run()
     assert not at.sidebar.warning
     assert any(str(good) in c.value for c in at.sidebar.caption)
+
+
+def test_the_home_page_lists_every_running_job_and_its_end(empty_models, monkeypatch):
+    """A job running in another process (here: a stand-in process named by the job's id, as a job's is) is
+    listed with its progress; once it is gone without a final state the job is interrupted, nothing is
+    listed."""
+    import subprocess
+    import sys
+    import time
+
+    from core import artifacts, jobs
+
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "abc123def456"])
+    record = jobs.Job("abc123def456", "prepare", "prepare:all", "Preparing reid, attributes", {}, state="running",
+                      phase="reid", fraction=0.4, message="re-identification: features 120/600", created=artifacts.now(),
+                      started=artifacts.now(), started_at=time.time() - 95, pid=stand_in.pid)
+    artifacts.atomic_write_json(jobs.folder() / "abc123def456.json", record.to_dict())
+    at = open_page(timeout=300)
+    assert "1 job running in the background" in texts(at)
+    bars = [p.proto.text for p in at.get("progress")]
+    assert any(re.match(r"Preparing reid, attributes · \d+ minutes? so far · re-identification: features", t)
+               for t in bars), bars
+    stand_in.kill()                                # it dies without saying so
+    stand_in.wait()
+    at.run()
+    assert "running in the background" not in texts(at)
+    assert jobs.get("abc123def456").state == "interrupted"

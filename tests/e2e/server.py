@@ -38,7 +38,8 @@ def streamlit_server(env: dict | None = None, startup_limit: float = 120.0, log_
     cmd = [sys.executable, "-m", "ui.serve", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", watcher, *extra_args]
-    proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, "STUDIO_JOBS": "process", **(env or {})}, stdout=log,
+                            stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_limit

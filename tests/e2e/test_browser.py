@@ -1,5 +1,6 @@
 """A real browser (Playwright + Debian's chromium) walking through the studio."""
 import os
+import re
 
 import pytest
 
@@ -72,20 +73,19 @@ def test_every_link_works_for_the_first_visitor_of_a_fresh_server(browser, serve
     for path, title in links:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         p = context.new_page()
-        p.goto(f"{server}/{path}")
+        if path == "clustering":
+            slider = clustering_slider(p, server, LONG)        # opens the link (the server's first visit)
+        else:
+            p.goto(f"{server}/{path}")
         expect(p.get_by_role("heading", name=title).first).to_be_visible(timeout=LONG)
         expect(p.get_by_text("Page not found")).to_have_count(0)
         if path == "clustering":
-            fit = p.get_by_role("button", name="Fit the mixtures")
-            slider = p.get_by_role("slider", name="Number of groups (k)")
-            expect(fit.or_(slider)).to_be_visible(timeout=LONG)
-            if fit.is_visible():
-                fit.click()
-            expect(slider).to_be_visible(timeout=LONG)
-            before = slider.get_attribute("aria-valuenow")
+            before = slider.input_value()
+            assert before
             slider.focus()
             p.keyboard.press("ArrowRight")
-            expect(slider).not_to_have_attribute("aria-valuenow", before, timeout=LONG)
+            expect(slider).to_have_value(str(int(before) + 1), timeout=LONG)
+            expect(p.get_by_text(f"Users per group (k = {int(before) + 1})")).to_be_visible(timeout=LONG)
         context.close()
 
 
@@ -203,3 +203,41 @@ def test_attributes_upload_shows_probability_bars(page, server, demo_dir, tmp_pa
     expect(page.get_by_text("Reliability on the test images", exact=False)).to_be_visible(timeout=LONG)
     expect(page.get_by_text("Calibration error (ECE)", exact=False)).to_be_visible(timeout=LONG)
     snap(page, "attributes-reliability", tmp_path, 1400)
+
+
+def test_a_training_goes_on_in_the_background_for_every_visitor(browser, server):
+    """Last in this file (its model becomes the newest): Train, then another page and back; the job went on
+    meanwhile, a second browser sees it running on the home page, and the model is saved and listed."""
+    first = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = first.new_page()
+    page.goto(server + "/reid")
+    page.get_by_text("Train a new model").click()
+    page.get_by_text("Course network", exact=False).first.click()
+    epochs = page.get_by_role("slider", name="Epochs")
+    epochs.focus()
+    page.keyboard.press("Home")                      # 1 epoch, then 3: a short job
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(epochs).to_have_value("3")
+    page.get_by_role("button", name="Train", exact=True).click()
+    panel = page.get_by_text("Re-ID training: course on demo pedestrians")
+    expect(panel).to_be_visible(timeout=LONG)
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible(timeout=LONG)
+    page.get_by_role("link", name="Clustering & recommendations").click()          # away from the page...
+    expect(page.get_by_role("heading", name="Clustering & recommendations")).to_be_visible(timeout=LONG)
+    second = browser.new_context(viewport={"width": 1400, "height": 1000})      # ...another visitor sees it:
+    other = second.new_page()                                                   # running, or just finished
+    other.goto(server + "/reid")
+    expect(other.get_by_text("Re-ID training: course on demo pedestrians").or_(
+        other.get_by_text(re.compile(r"^Trained and saved reid-course-demo_pedestrians-course: Rank-1")))
+    ).to_be_visible(timeout=LONG)
+    second.close()
+    page.get_by_role("link", name="Re-identification").click()                  # ...and back: it went on
+    expect(page.get_by_text(re.compile(r"^Trained and saved reid-course-demo_pedestrians-course: Rank-1")).or_(
+        page.get_by_role("button", name="Cancel"))).to_be_visible(timeout=LONG)
+    expect(page.get_by_text(re.compile(r"^Trained and saved reid-course-demo_pedestrians-course: Rank-1"))
+           ).to_be_visible(timeout=10 * LONG)
+    page.get_by_role("combobox", name="Model").click()                         # listed among the models
+    expect(page.get_by_role("option", name=re.compile(r"^course · trained on demo pedestrians course"))
+           ).to_be_visible(timeout=LONG)
+    first.close()
