@@ -60,7 +60,7 @@ _READY: set = set()         # (folder, k, data_id) whose hybrid this server has 
 @st.cache_resource(show_spinner="Preparing recommendations: item similarities and the blend's weights…",
                    max_entries=8)
 def hybrid(folder: str, k: int, data_id: str, _ml, _profiles, min_support: float = 3.0):
-    fitted = pipeline.hybrid_recommender(_ml, model(folder, k), _profiles, min_support)
+    fitted = pipeline.hybrid_recommender(_ml, model(folder, k), _profiles, min_support, folder, k)
     _READY.add((folder, k, data_id))
     return fitted
 
@@ -68,8 +68,8 @@ def hybrid(folder: str, k: int, data_id: str, _ml, _profiles, min_support: float
 def hybrid_ready(folder: str, k: int, data_id: str, ml, key: str) -> bool:
     """True when the hybrid for this data and k is fitted; else a button to fit it (never on page load:
     item similarities take seconds here and minutes on MovieLens-25M-sized data)."""
-    if (folder, k, data_id) in _READY:
-        return True
+    if (folder, k, data_id) in _READY or pipeline.hybrid_weights(folder, k) is not None:
+        return True                  # fitted here, or its weights kept on disk (make models): under a second
     st.info(f"The recommender that blends the groups with similar films and popularity is not prepared for "
             f"this data and k yet: it compares every pair of the {ml.ratings.movieId.nunique():,} rated films "
             f"(about 10 seconds for 100,000 ratings; this data has {len(ml.ratings):,}). Once prepared it "

@@ -18,6 +18,7 @@ hybrid recommender that blends the groups with item similarity and popularity.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -112,11 +113,12 @@ class Components:
 
     @classmethod
     def fit(cls, ratings: pd.DataFrame, movies: pd.DataFrame, model: ClusterModel, profiles: Profiles,
-            neighbours: int = NEIGHBOURS, min_support: float = 3.0) -> "Components":
+            neighbours: int = NEIGHBOURS, min_support: float = 3.0, items=None) -> "Components":
+        """``items``: an ``ItemCache`` for what does not depend on the groups (item similarities and
+        popularity: computed once per set of ratings and kept on disk)."""
         group = ClusterRecommender(model, profiles, "liked", min_support).fit(ratings, movies)
-        knn = ItemKNNRecommender(neighbours).fit(ratings, movies)
-        pop = PopularRecommender().fit(ratings, movies)
-        return cls(group.matrix.items, group.cluster_scores, group.support, knn.sim, pop._pop, min_support)
+        sim, pop = (items or ItemCache(None)).parts(ratings, movies, neighbours)
+        return cls(group.matrix.items, group.cluster_scores, group.support, sim, pop, min_support)
 
     def known(self, ratings: pd.DataFrame, users: np.ndarray) -> sparse.csr_matrix:
         """``users x items`` ratings of ``users`` (rows in that order) on this catalogue's films."""
@@ -134,6 +136,40 @@ class Components:
             group[(Z @ self.support) < self.min_support - 1e-9] = np.nan
             knn = np.asarray((known @ self.sim.T).todense())
         return {"group": group, "knn": knn, "popular": np.broadcast_to(self.pop, group.shape).copy()}
+
+
+class ItemCache:
+    """Item-kNN similarities and popularity of a set of ratings (they do not depend on k), in ``folder``
+    (``items-<key>.npz``, the key from the ratings' content and the neighbours; written atomically) or,
+    with ``folder`` None, computed each time."""
+
+    def __init__(self, folder):
+        self.folder = None if folder is None else Path(folder)
+
+    def parts(self, ratings: pd.DataFrame, movies, neighbours: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+        from .. import artifacts
+        from .gmm import data_key
+
+        path = None
+        if self.folder is not None:
+            cols = ratings[["userId", "movieId", "rating"]].to_numpy(np.float64)
+            path = self.folder / f"items-{data_key(cols, neighbours, 'v1')}.npz"
+            if path.is_file():
+                try:
+                    with np.load(path, allow_pickle=False) as a:
+                        n = int(a["n"])
+                        return sparse.csr_matrix((a["data"], a["indices"], a["indptr"]), shape=(n, n)), a["pop"]
+                except (OSError, ValueError, KeyError):
+                    pass                       # unreadable: computed again and rewritten
+        sim = ItemKNNRecommender(neighbours).fit(ratings, movies).sim
+        pop = PopularRecommender().fit(ratings, movies)._pop
+        if path is not None:
+            import io
+
+            buf = io.BytesIO()
+            np.savez(buf, data=sim.data, indices=sim.indices, indptr=sim.indptr, n=np.array(sim.shape[0]), pop=pop)
+            artifacts.atomic_write_bytes(path, buf.getvalue())
+        return sim, pop
 
 
 def _scaled(s: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -211,10 +247,11 @@ class HybridRecommender(_Base):
     name = "hybrid (groups + item-kNN + popularity)"
 
     def __init__(self, model: ClusterModel, profiles: Profiles, weights: dict[str, float] | None = None,
-                 neighbours: int = NEIGHBOURS, min_support: float = 3.0, names: list[str] | None = None):
+                 neighbours: int = NEIGHBOURS, min_support: float = 3.0, names: list[str] | None = None,
+                 items: "ItemCache | None" = None):
         self.model, self.profiles, self.weights = model, profiles, weights
         self.neighbours, self.min_support = neighbours, min_support
-        self.names = names
+        self.names, self.items = names, items
 
     def fit(self, ratings, movies=None):
         super().fit(ratings, movies)
@@ -222,7 +259,8 @@ class HybridRecommender(_Base):
         Z = resp[profile_rows(self.profiles, self.matrix.users)]
         if self.weights is None:
             inner, val = temporal_split(ratings)
-            comp = Components.fit(inner, movies, self.model, self.profiles, self.neighbours, self.min_support)
+            comp = Components.fit(inner, movies, self.model, self.profiles, self.neighbours, self.min_support,
+                                  self.items)
             relevant = val[val.rating >= LIKE].groupby("userId")["movieId"].apply(set)
             inner_users = set(inner.userId.unique())
             users = np.array([u for u in relevant.index if u in inner_users])
@@ -231,7 +269,7 @@ class HybridRecommender(_Base):
             self.weights, self.validation_precision = choose_weights(parts, known.toarray() > 0, comp.items,
                                                                      [relevant[u] for u in users])
         self.components = Components.fit(ratings, movies, self.model, self.profiles, self.neighbours,
-                                         self.min_support)
+                                         self.min_support, self.items)
         self.Z = Z
         return self
 

@@ -142,13 +142,54 @@ def evaluate_k(ml: MovieLens, k: int, profile_spec: ProfileSpec = ProfileSpec(),
     return table
 
 
-def hybrid_recommender(ml: MovieLens, model: ClusterModel, profiles: Profiles, min_support: float = 3.0):
+def hybrid_recommender(ml: MovieLens, model: ClusterModel, profiles: Profiles, min_support: float = 3.0,
+                       folder=None, k: int | None = None):
     """The hybrid fitted on all of ``ml``'s ratings (for a user's recommendations and for visitors),
-    with group names; its weights chosen on a temporal validation split of those ratings."""
-    from .hybrid import HybridRecommender, group_names
+    with group names; its weights chosen on a temporal validation split of those ratings. With the sweep's
+    ``folder`` and ``k``: item similarities and popularity come from (and go to) the disk cache beside the
+    sweeps (they do not depend on k), and the weights chosen for this k are kept in the folder
+    (``k<k>-hybrid.json``), so a k prepared once (``prepare_hybrids``: ``make models``) is ready at once,
+    also after a restart."""
+    from .hybrid import HybridRecommender, ItemCache, group_names
 
-    return HybridRecommender(model, profiles, min_support=min_support,
-                             names=group_names(model, profiles)).fit(ml.ratings, ml.movies)
+    saved = hybrid_weights(folder, k, min_support) if folder is not None and k is not None else None
+    items = ItemCache(Path(folder).parent) if folder is not None else None
+    fitted = HybridRecommender(model, profiles, weights=saved, min_support=min_support,
+                               names=group_names(model, profiles), items=items).fit(ml.ratings, ml.movies)
+    if saved is None and folder is not None and k is not None:
+        artifacts.atomic_write_json(_hybrid_path(folder, k), {
+            "weights": fitted.weights, "validation_precision": fitted.validation_precision,
+            "min_support": min_support, "k": int(k), "date": artifacts.now()})
+    return fitted
+
+
+def _hybrid_path(folder, k: int) -> Path:
+    return Path(folder) / f"k{int(k)}-hybrid.json"
+
+
+def hybrid_weights(folder, k: int, min_support: float = 3.0) -> dict | None:
+    """The hybrid's weights kept for this sweep folder and k (None: not chosen yet)."""
+    try:
+        saved = json.loads(_hybrid_path(folder, k).read_text())
+    except (OSError, ValueError):
+        return None
+    weights = saved.get("weights") if isinstance(saved, dict) else None
+    if saved.get("min_support") != min_support or not isinstance(weights, dict) or set(weights) != {"group", "knn",
+                                                                                                    "popular"}:
+        return None
+    return {p: float(v) for p, v in weights.items()}
+
+
+def prepare_hybrids(ml: MovieLens, folder, ks, profiles: Profiles, min_support: float = 3.0, progress=None) -> None:
+    """The hybrid's weights for every k of a sweep, kept in its folder: the recommender is ready at any k
+    the slider reaches (``make models`` does this)."""
+    from ..progress import emit
+
+    ks = list(ks)
+    for i, k in enumerate(ks):
+        if hybrid_weights(folder, k, min_support) is None:
+            hybrid_recommender(ml, load_model(folder, k), profiles, min_support, folder, k)
+        emit(progress, "recommender", i + 1, len(ks), f"the recommender for k = {k} ({i + 1} of {len(ks)})")
 
 
 @dataclass

@@ -38,8 +38,9 @@ class ClusteringPreparation(Preparation):
 
         card = card_at(self.stem)
         if card is None or card.get("kind") != CLUSTERING_KIND or card.get("sweep") != self.folder.name or \
-                pipeline.load_sweep(self.folder) is None:
-            return None
+                pipeline.load_sweep(self.folder) is None or \
+                any(pipeline.hybrid_weights(self.folder, k) is None for k in self.ks):
+            return None                # (prepared before the recommender was kept for every k: again)
         return card
 
     def train(self, progress):
@@ -53,6 +54,9 @@ class ClusteringPreparation(Preparation):
                                            progress=Phases({"fits": (0.0, 0.5)}, progress, "fitting "))
             progress(0.5, f"recommendations for k = {sweep.best_k}: temporal hold-out against the baselines")
             table = pipeline.evaluate_k(self.data, sweep.best_k, self.spec, self.gmm, self.settings.seed)
+            # the recommender's weights for every k the slider reaches (item similarities computed once)
+            pipeline.prepare_hybrids(self.data, self.folder, self.ks, self.profiles,
+                                     progress=Phases({"recommender": (0.7, 1.0)}, progress))
             card = {"data": str(self.source.path), "dataset": self.source.name, "sweep": self.folder.name,
                     "best_k": sweep.best_k, "per_seed": sweep.best_k_per_seed, "agreement": sweep.agreement,
                     "users": len(self.profiles.users), "ratings": len(self.data.ratings),

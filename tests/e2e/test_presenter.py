@@ -80,6 +80,8 @@ def test_presenter_path(prepared, tmp_path, demo_dir):
         slider.focus()
         page.keyboard.press("ArrowRight")
         expect(page.get_by_text(f"Users per group (k = {k + 1})")).to_be_visible(timeout=LONG)
+        # the recommender is ready at this k too (prepare kept every k's): films to rate, no Prepare button
+        expect(page.get_by_role("button", name="Prepare the recommender")).to_have_count(0)
         assert not RAW.search(main_text(page)), main_text(page)
 
         # attributes: the prepared model answers an upload at once (its test scores were kept)

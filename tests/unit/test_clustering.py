@@ -220,3 +220,30 @@ def test_a_sweep_folder_is_named_by_everything_that_decides_its_mixtures(tmp_pat
     monkeypatch.setattr(pipeline, "SWEEP_VERSION", pipeline.SWEEP_VERSION + 1)      # newer code: not read
     others.add(pipeline.sweep_folder(tmp_path, profiles, range(1, 3), (0,), GMMSpec()))
     assert base not in others and len(others) == 5
+
+
+def test_the_recommender_is_kept_for_every_k_and_its_item_similarities_once(tmp_path, demo_ml, monkeypatch):
+    """prepare_hybrids (make models) keeps each k's weights in the sweep folder and the item similarities
+    beside it: a slider step then reads them (nothing chosen or computed again), with the same weights."""
+    from core.clustering import hybrid, recommend
+
+    P = user_profiles(demo_ml.ratings, demo_ml.movies)
+    folder = pipeline.sweep_folder(tmp_path, P, range(1, 4), (0,), GMMSpec())
+    pipeline.run_sweep(P, folder, range(1, 4), (0,))
+    assert pipeline.hybrid_weights(folder, 2) is None
+    pipeline.prepare_hybrids(demo_ml, folder, range(1, 4), P)
+    kept = {k: pipeline.hybrid_weights(folder, k) for k in range(1, 4)}
+    assert all(w is not None and sum(w.values()) == pytest.approx(1.0) for w in kept.values())
+    assert len(list(folder.parent.glob("items-*.npz"))) == 2          # all ratings, and the validation split's
+    chosen = hybrid.HybridRecommender(pipeline.load_model(folder, 2), P).fit(demo_ml.ratings, demo_ml.movies)
+    assert chosen.weights == kept[2]                                   # what a fit from nothing chooses
+
+    def refit(*a, **kw):
+        raise AssertionError("computed again")
+    monkeypatch.setattr(hybrid, "choose_weights", refit)               # a slider step chooses nothing...
+    monkeypatch.setattr(recommend.ItemKNNRecommender, "fit", refit)    # ...and reads the similarities
+    again = pipeline.hybrid_recommender(demo_ml, pipeline.load_model(folder, 2), P, 3.0, folder, 2)
+    assert again.weights == kept[2]
+    assert list(again.recommend(int(demo_ml.ratings.userId.iloc[0]), 5).movieId) == \
+        list(chosen.recommend(int(demo_ml.ratings.userId.iloc[0]), 5).movieId)
+    assert pipeline.hybrid_weights(folder, 2, min_support=5.0) is None   # other settings: not these weights
