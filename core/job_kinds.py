@@ -76,3 +76,23 @@ def prepare_models(settings: dict, progress, resume: bool) -> dict:
 
         raise StudioError("; ".join(failed))
     return {"summary": ", ".join(f"{r.title} ready" for r in rows)}
+
+
+@kind("clustering-fit")
+def clustering_fit(settings: dict, progress, resume: bool) -> dict:
+    """``{"dataset", "profile" (ProfileSpec), "gmm" (GMMSpec), "ks", "seeds", "cache_dir"}``: the sweep of
+    mixtures (kept when it exists) and the recommender's weights for every k, so the slider is ready
+    at any k."""
+    from .clustering import pipeline
+    from .clustering.features import ProfileSpec, user_profiles
+    from .clustering.gmm import GMMSpec
+    from .progress import scaled
+
+    ml = load_dataset(settings["dataset"])
+    profiles = user_profiles(ml.ratings, ml.movies, ProfileSpec(**settings["profile"]))
+    ks, seeds, spec = list(settings["ks"]), tuple(settings["seeds"]), GMMSpec(**settings["gmm"])
+    folder = pipeline.sweep_folder(settings["cache_dir"], profiles, ks, seeds, spec)
+    with artifacts.training_lock("clustering", settings.get("model_dir")):
+        sweep = pipeline.run_sweep(profiles, folder, ks, seeds, spec, progress=scaled(progress, 0.0, 0.4, "fits"))
+        pipeline.prepare_hybrids(ml, folder, ks, profiles, progress=scaled(progress, 0.4, 1.0, "recommender"))
+    return {"summary": f"BIC-best k = {sweep.best_k}; the recommender ready for k = {ks[0]} to {ks[-1]}"}

@@ -1,13 +1,16 @@
 """Clustering & recommendations: BIC curve and k slider, groups, a user's recommendations, quality."""
+from dataclasses import asdict
+
 import streamlit as st
 
-from core import artifacts, plots, recommended
+from core import artifacts, job_kinds, plots, recommended
 from core.clustering import pipeline
 from core.clustering.features import ProfileSpec
 from core.clustering.gmm import GMMSpec
 from core.errors import StudioError
 from ui import clustering as uc
 from ui import datasets, state
+from ui import jobs as uj
 
 st.title(":material/movie: Clustering & recommendations")
 st.caption("Viewers are grouped by their taste in film genres with a Gaussian mixture model; each viewer "
@@ -66,19 +69,37 @@ seeds, ks = tuple(range(n_seeds)), pipeline.k_range(len(profiles.users), k_max)
 folder = pipeline.sweep_folder(uc.cache_dir(), profiles, ks, seeds, gmm_spec)
 sweep = pipeline.load_sweep(folder)
 
+in_folder = source is not None and not data_id.startswith("upload:")     # a job's process can read it
+job_key = uj.key("clustering", data_id)
+
+
+def fit_job():
+    """The sweep and the recommender at every k, in the background (data from the data folder)."""
+    return uj.start("clustering-fit", {"dataset": job_kinds.dataset_settings(source), "profile": asdict(spec),
+                                       "gmm": asdict(gmm_spec), "ks": list(ks), "seeds": list(seeds),
+                                       "cache_dir": uc.cache_dir(), "model_dir": str(state.model_dir())},
+                    job_key, f"Fitting the mixtures and the recommender on {ml.ratings.userId.nunique():,} users")
+
+
 if sweep is None:
     st.info(f"No mixtures are fitted yet for this data and these settings: {len(ks)} values of k x "
-            f"{len(seeds)} seeds (a few seconds to a minute). They are saved, so this happens once.")
+            f"{len(seeds)} seeds (a few seconds to a minute), then the recommender for every k. They are saved, "
+            "so this happens once.")
     if st.button("Fit the mixtures", type="primary", key="fit_sweep"):
-        bar = st.progress(0.0, text="Fitting…")
-        try:
-            with artifacts.training_lock("clustering", state.model_dir()):
-                pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec,
-                                   progress=lambda e: bar.progress(e.fraction, text=f"Fitting {e.message}"))
-        except StudioError as exc:
-            st.error(str(exc))
-            st.stop()
-        st.rerun()
+        if in_folder:
+            if not fit_job().active:
+                st.rerun()
+        else:                                    # an upload lives in this session only: fitted here
+            bar = st.progress(0.0, text="Fitting…")
+            try:
+                with artifacts.training_lock("clustering", state.model_dir()):
+                    pipeline.run_sweep(profiles, folder, ks, seeds, gmm_spec,
+                                       progress=lambda e: bar.progress(e.fraction, text=f"Fitting {e.message}"))
+            except StudioError as exc:
+                st.error(str(exc))
+                st.stop()
+            st.rerun()
+    uj.panel(job_key)
     st.stop()
 
 # ------------------------------------------------------------------ BIC and the slider
@@ -113,7 +134,8 @@ st.header("Rate a few films yourself")
 st.markdown("Rate the films you know: after each rating you see which taste group you are closest to, your "
             "taste against that group's, and films recommended for you with the reason for each. The next "
             "question is the film that best tells apart the groups still likely for you.")
-if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_visitor"):
+if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_visitor", job=fit_job if in_folder else None,
+                   job_key=job_key):
     uc.visitor_panel(uc.guide(str(folder), k, data_id, ml, profiles), f"{data_id}|{folder.name}|{k}")
 
 # ------------------------------------------------------------------ one user
@@ -149,7 +171,8 @@ else:
                    format_func={"hybrid": "Groups + similar films + popularity (best measured)",
                                 "groups": "The taste groups alone"}.get)
     if how == "hybrid":
-        if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_user"):
+        if uc.hybrid_ready(str(folder), k, data_id, ml, key="prepare_user", job=fit_job if in_folder else None,
+                           job_key=job_key):
             table = uc.hybrid(str(folder), k, data_id, ml, profiles).recommend(user_id, n)
             st.dataframe(uc.recommendation_table(table, "liked by your group", ["title", "genres", "why"]),
                          hide_index=True)

@@ -12,6 +12,7 @@ from core.clustering.features import ProfileSpec, user_profiles
 from core.clustering.gmm import GMMSpec
 from core.clustering.recommend import ClusterRecommender
 from core.datasets import movielens
+from ui import jobs as uj
 
 
 def cache_dir() -> str:
@@ -65,16 +66,27 @@ def hybrid(folder: str, k: int, data_id: str, _ml, _profiles, min_support: float
     return fitted
 
 
-def hybrid_ready(folder: str, k: int, data_id: str, ml, key: str) -> bool:
-    """True when the hybrid for this data and k is fitted; else a button to fit it (never on page load:
-    item similarities take seconds here and minutes on MovieLens-25M-sized data)."""
+def hybrid_ready(folder: str, k: int, data_id: str, ml, key: str, job=None, job_key: str | None = None) -> bool:
+    """True when the hybrid for this data and k is fitted here or its weights are kept on disk (``make
+    models``, or an earlier fit); else a button to prepare it: ``job()`` starts the background job that
+    prepares every k (data from the data folder), without it the hybrid of this k is fitted here (an
+    upload). Never on page load: item similarities take seconds here and minutes on MovieLens-25M."""
     if (folder, k, data_id) in _READY or pipeline.hybrid_weights(folder, k) is not None:
-        return True                  # fitted here, or its weights kept on disk (make models): under a second
+        return True
+    if job_key is not None and any(j.active for j in [uj.current(job_key)] if j is not None):
+        uj.panel(job_key)             # being prepared (by anyone): its progress, then the films
+        return False
     st.info(f"The recommender that blends the groups with similar films and popularity is not prepared for "
             f"this data and k yet: it compares every pair of the {ml.ratings.movieId.nunique():,} rated films "
-            f"(about 10 seconds for 100,000 ratings; this data has {len(ml.ratings):,}). Once prepared it "
-            "serves every visitor.")
-    return st.button("Prepare the recommender", type="primary", key=key)
+            f"(about 10 seconds for 100,000 ratings; this data has {len(ml.ratings):,}) and chooses the blend"
+            + (" for every k at once, in the background." if job else ".") + " Once prepared it serves every visitor.")
+    if not st.button("Prepare the recommender", type="primary", key=key):
+        return False
+    if job is None:
+        return True
+    if not job().active:
+        st.rerun()
+    return False
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -44,12 +44,10 @@ def fitted(fresh_cache):
     at = open_page(PAGE)
     assert any("No mixtures are fitted yet" in i.value for i in at.info)
     assert not at.get("plotly_chart")                     # nothing trained on page load
-    at.button(key="fit_sweep").click().run()
-    assert not at.exception
-    assert any("not prepared for this data and k yet" in i.value for i in at.info)   # no fitting on load
-    assert not any(m.value.startswith("**Start here:**") for m in at.markdown)
-    at.button(key="prepare_visitor").click().run()
-    assert not at.exception
+    at.button(key="fit_sweep").click().run()         # a job: the mixtures, then the recommender at every k
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("not prepared for this data and k yet" in i.value for i in at.info)   # ready at once
+    assert not [b for b in at.button if b.key == "prepare_visitor"]
     return at
 
 
@@ -157,3 +155,25 @@ def test_uploads_good_and_malformed(fitted):
     assert any("Using your files: 20 users" in s.value for s in at.success)
     assert any("No mixtures are fitted yet" in i.value for i in at.info)
 
+
+
+def test_a_sweep_without_the_recommender_offers_to_prepare_every_k(tmp_path, monkeypatch, demo_dir):
+    """Mixtures fitted before the recommender was kept (or by the CLI): the page asks once, a job prepares
+    every k, and from then on the slider finds films to rate at any k."""
+    from core.clustering import pipeline
+    from core.clustering.features import user_profiles
+    from core.clustering.gmm import GMMSpec
+    from core.datasets import catalog
+
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path))
+    ml = catalog.load(catalog.resolve("ratings", None, str(tmp_path), dataset="demo"))
+    profiles = user_profiles(ml.ratings, ml.movies, pipeline.RECOMMENDED_PROFILE)
+    ks, seeds = pipeline.k_range(len(profiles.users), 25), tuple(range(5))
+    folder = pipeline.sweep_folder(tmp_path, profiles, ks, seeds, GMMSpec("diag", 3))
+    pipeline.run_sweep(profiles, folder, ks, seeds, GMMSpec("diag", 3))
+    at = open_page(PAGE)
+    assert any("not prepared for this data and k yet" in i.value and "every k at once" in i.value for i in at.info)
+    at.button(key="prepare_visitor").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert all(pipeline.hybrid_weights(folder, k) is not None for k in ks)
+    assert not [b for b in at.button if b.key == "prepare_visitor"]
