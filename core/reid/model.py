@@ -62,8 +62,9 @@ class ReidModel:
         if self.method in NO_NETWORK_METHODS:
             if not images:
                 return np.zeros((0, 1), np.float32)
-            feats = self.describe(images, side)
-            return self.from_descriptors(feats if source is None else self.moved(feats, source))
+            with threads.limited(1):
+                feats = self.describe(images, side)
+                return self.from_descriptors(feats if source is None else self.moved(feats, source))
         batch = np.stack([resize(im, *self.input_hw) for im in images]).astype(np.float32)
         return np.asarray(self.keras_model.predict(batch, batch_size=batch_size, verbose=0))
 

@@ -168,10 +168,11 @@ def test_a_sweep_without_the_recommender_offers_to_prepare_every_k(tmp_path, mon
     monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path))
     ml = catalog.load(catalog.resolve("ratings", None, str(tmp_path), dataset="demo"))
     profiles = user_profiles(ml.ratings, ml.movies, pipeline.RECOMMENDED_PROFILE)
-    ks, seeds = pipeline.k_range(len(profiles.users), 25), tuple(range(5))
+    ks, seeds = pipeline.k_range(len(profiles.users), 10), tuple(range(5))        # the page's "Largest k" 10
     folder = pipeline.sweep_folder(tmp_path, profiles, ks, seeds, GMMSpec("diag", 3))
     pipeline.run_sweep(profiles, folder, ks, seeds, GMMSpec("diag", 3))
     at = open_page(PAGE)
+    at.selectbox(key="k_max").set_value(10).run()
     assert any("not prepared for this data and k yet" in i.value and "every k at once" in i.value for i in at.info)
     at.button(key="prepare_visitor").click().run()
     assert not at.exception, [e.value for e in at.exception]
