@@ -312,6 +312,11 @@ def run(job_id: str, model_dir=None, inline: bool = False) -> int:
         report(job.fraction if bar is not None else event.fraction, event.message, event)
 
     if not inline:
+        try:
+            os.nice(10)                # background work yields the cores to the visitors' pages
+        except OSError:
+            pass
+
         def on_term(signum, frame):
             def raise_it():
                 raise Cancelled()

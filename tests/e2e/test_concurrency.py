@@ -50,7 +50,17 @@ def photo(tmp_path, i: int):
     return path
 
 
-def test_five_sessions_at_once(models, tmp_path):
+@pytest.fixture
+def no_job_left(models):
+    """Whatever happens in the test, no training job outlives it (a job's process outlives the server)."""
+    yield
+    from core import jobs
+
+    for job in jobs.active(models):
+        jobs.cancel(job.id, models)
+
+
+def test_five_sessions_at_once(models, tmp_path, no_job_left):
     log_path = tmp_path / "server.log"
     before = {p.name: p.stat().st_mtime_ns for p in models.iterdir()}
     with streamlit_server({"STUDIO_MODEL_DIR": str(models)}, log_path=log_path) as url, \
@@ -79,7 +89,7 @@ def test_five_sessions_at_once(models, tmp_path):
         # session 0 starts a long training run; session 1 asks for another one at the same time
         trainer, second = pages[0], pages[1]
         for p in (trainer, second):
-            p.goto(url + "/reid")
+            p.goto(url + "/reid", timeout=LONG)
             expect(p.get_by_role("heading", name="Re-identification")).to_be_visible(timeout=LONG)
             p.get_by_text("Train a new model").click()
         trainer.get_by_text("Course network: small CNN", exact=False).click()
@@ -92,7 +102,7 @@ def test_five_sessions_at_once(models, tmp_path):
         # meanwhile every other session works: searches, slider moves, attribute predictions
         others = pages[2:]
         for p in others:
-            p.goto(url + "/clustering")
+            p.goto(url + "/clustering", timeout=LONG)
         targets = {}
         for i, p in enumerate(others, start=2):
             s = p.get_by_role("slider", name="Number of groups (k)")
@@ -108,7 +118,7 @@ def test_five_sessions_at_once(models, tmp_path):
             expect(p.get_by_text(f"Users per group (k = {targets[i]})")).to_be_visible(timeout=LONG)
             expect(p.get_by_text(f"chosen k = {targets[i]}")).to_be_visible(timeout=LONG)
         for p in others:
-            p.goto(url + "/reid")
+            p.goto(url + "/reid", timeout=LONG)
         for i, p in enumerate(others, start=2):
             expect(p.locator("input[type=file]").first).to_be_attached(timeout=LONG)
             p.locator("input[type=file]").first.set_input_files(str(photo(tmp_path, i)))
@@ -116,7 +126,7 @@ def test_five_sessions_at_once(models, tmp_path):
             expect(p.get_by_text(re.compile(r"^#\d+ id "))).to_have_count(10, timeout=LONG)
         if HAS_WEIGHTS:
             for p in others:
-                p.goto(url + "/attributes")
+                p.goto(url + "/attributes", timeout=LONG)
             for i, p in enumerate(others, start=2):
                 expect(p.locator("input[type=file]").first).to_be_attached(timeout=LONG)
                 p.locator("input[type=file]").first.set_input_files(str(photo(tmp_path, i)))
